@@ -1,0 +1,84 @@
+# diffsbi — plain Makefile. Targets: all (libdiffsbi.a, libdiffsbi.so, diffsbi),
+# demo, test, test-sanitize, bench, examples, install, clean. See README.md.
+PREFIX   ?= /usr/local
+CC       ?= cc
+BUILD    ?= build
+SAN      ?=
+WERROR   ?=
+PKGS      = openblas cairo libcjson
+DEPS_OK  := $(shell sh scripts/deps.sh >&2 && echo 1)
+
+CFLAGS_BASE = -std=gnu17 -O2 -g -fPIC -Wall -Wextra -Wshadow -fopenmp \
+              -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+ifneq ($(WERROR),)
+CFLAGS_BASE += -Werror
+endif
+ifneq ($(SAN),)
+CFLAGS_BASE += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDSAN = -fsanitize=address,undefined
+endif
+CFLAGS  += $(CFLAGS_BASE)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -ldl -fopenmp $(LDSAN)
+
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all demo test test-sanitize check-sanitize bench examples install clean deps
+all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
+
+deps:
+	sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libdiffsbi.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libdiffsbi.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/diffsbi: $(CLI_OBJ) $(BUILD)/libdiffsbi.a
+	$(CC) -o $@ $(CLI_OBJ) $(BUILD)/libdiffsbi.a $(LDLIBS)
+
+diffsbi: $(BUILD)/diffsbi
+	@ln -sf $(BUILD)/diffsbi diffsbi
+
+$(BUILD)/run_tests: $(TEST_OBJ) $(BUILD)/libdiffsbi.a
+	$(CC) -o $@ $(TEST_OBJ) $(BUILD)/libdiffsbi.a $(LDLIBS) -lcriterion
+
+# The demo: simulate, train, sample and plot the inverse-kinematics arm.
+demo: all
+	$(BUILD)/diffsbi demo --out out/demo
+
+# Tests run with one BLAS/OpenMP thread each, two test processes at a time.
+test: $(BUILD)/run_tests $(BUILD)/diffsbi
+	DSBI_NUM_THREADS=1 DSBI_CLI=$(BUILD)/diffsbi $(BUILD)/run_tests --jobs 2 $(TESTFLAGS)
+
+test-sanitize check-sanitize:
+	$(MAKE) BUILD=build/san SAN=1 test
+
+bench: all
+	sh bench/run.sh
+
+examples: $(BUILD)/libdiffsbi.a
+	@mkdir -p $(BUILD)/examples
+	for f in examples/*.c; do $(CC) $(CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(BUILD)/libdiffsbi.a $(LDLIBS) || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libdiffsbi.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libdiffsbi.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/diffsbi.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/diffsbi $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' diffsbi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/diffsbi.pc
+
+clean:
+	rm -rf build diffsbi
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

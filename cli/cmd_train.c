@@ -1,0 +1,263 @@
+/* diffsbi train: fit a diffusion posterior on a task (simulated here) or on a
+ * data file of (theta, x) rows, and save the model. */
+#include "cli.h"
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+    printf("usage: diffsbi train (--task NAME | --data FILE --theta COLS --x COLS) --out MODEL [options]\n\n"
+           "Trains a conditional diffusion model of p(theta | x) and saves it (safetensors\n"
+           "layout). With --task, --sims pairs are simulated first (or fresh ones every epoch\n"
+           "with --online). With --data, COLS are 1-based column ranges or names, e.g.\n"
+           "--theta 1-2 --x 3-4 or --theta mu,sigma --x x1,x2. Ctrl-C stops training\n"
+           "cleanly and saves the model trained so far.\n\n"
+           "  --task NAME           built-in task (see 'diffsbi tasks')\n"
+           "  --data FILE           CSV (with header) or NPY table of simulations\n"
+           "  --theta COLS, --x COLS  columns of the data file [task: theta first]\n"
+           "  --sims N              simulations for --task [10000]\n"
+           "  --online              fresh simulations every epoch (--sims per epoch)\n"
+           "  --out FILE            model file to write (required)\n"
+           "  --loss-plot FILE      loss curves as .png or .svg\n"
+           "  --seed N              seed for simulation, initialisation, training [0]\n"
+           "  --threads N           BLAS/OpenMP threads [all cores]\n"
+           "  --quiet               no progress bar\n"
+           CLI_MODEL_OPTS_HELP
+           "\nexample: diffsbi train --task two_moons --sims 10000 --epochs 200 --out tm.dsbi\n");
+}
+
+/* Parses "1-3,5" or "name1,name2" into column indices (0-based). */
+static int parse_cols(const char *spec, const dsbi_table *t, size_t **out, size_t *n_out) {
+    size_t cap = t->cols + 1, n = 0;
+    size_t *idx = malloc(cap * sizeof *idx);
+    if (!idx) return -1;
+    char *dup = strdup(spec), *save = NULL;
+    if (!dup) {
+        free(idx);
+        return -1;
+    }
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t a, b;
+        char extra;
+        int named = -1;
+        for (size_t j = 0; j < t->cols; j++)
+            if (!strcmp(t->names[j], tok)) named = (int)j;
+        if (named >= 0) {
+            a = b = (size_t)named + 1;
+        } else if (sscanf(tok, "%zu-%zu%c", &a, &b, &extra) == 2 || (sscanf(tok, "%zu%c", &a, &extra) == 1 && (b = a))) {
+            if (a < 1 || b < a || b > t->cols) {
+                fprintf(stderr, "diffsbi: train: column range '%s' outside 1..%zu\n", tok, t->cols);
+                goto bad;
+            }
+        } else {
+            fprintf(stderr, "diffsbi: train: no column named '%s' in the data file\n", tok);
+            goto bad;
+        }
+        for (size_t j = a; j <= b; j++) {
+            if (n == cap) {
+                fprintf(stderr, "diffsbi: train: too many columns in '%s'\n", spec);
+                goto bad;
+            }
+            idx[n++] = j - 1;
+        }
+    }
+    free(dup);
+    if (n == 0) {
+        free(idx);
+        fprintf(stderr, "diffsbi: train: empty column list '%s'\n", spec);
+        return -1;
+    }
+    *out = idx;
+    *n_out = n;
+    return 0;
+bad:
+    free(dup);
+    free(idx);
+    return -1;
+}
+
+static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec, const char *x_spec,
+                                       const dsbi_simulator *task, char ***names_out) {
+    dsbi_table t;
+    int st = dsbi_table_read(path, &t);
+    if (st) {
+        cli_fail("train", st);
+        return NULL;
+    }
+    size_t *ti = NULL, *xi = NULL, nt = 0, nx = 0;
+    dsbi_dataset *ds = NULL;
+    char buf[64];
+    if (!theta_spec && task) {
+        snprintf(buf, sizeof buf, "1-%zu", task->dim_theta);
+        theta_spec = buf;
+    }
+    if (!theta_spec) {
+        fprintf(stderr, "diffsbi: train: --theta COLS is required with --data (file has %zu columns)\n", t.cols);
+        goto done;
+    }
+    if (parse_cols(theta_spec, &t, &ti, &nt)) goto done;
+    if (x_spec) {
+        if (parse_cols(x_spec, &t, &xi, &nx)) goto done;
+    } else {
+        /* default x: every column not used for theta */
+        xi = malloc(t.cols * sizeof *xi);
+        if (!xi) goto done;
+        for (size_t j = 0; j < t.cols; j++) {
+            int used = 0;
+            for (size_t k = 0; k < nt; k++) used |= ti[k] == j;
+            if (!used) xi[nx++] = j;
+        }
+        if (nx == 0) {
+            fprintf(stderr, "diffsbi: train: no columns left for x; give --x COLS\n");
+            goto done;
+        }
+    }
+    float *th = malloc((t.rows ? t.rows : 1) * nt * sizeof *th), *xx = malloc((t.rows ? t.rows : 1) * nx * sizeof *xx);
+    char **names = calloc(nt + nx, sizeof *names);
+    if (th && xx && names) {
+        for (size_t i = 0; i < t.rows; i++) {
+            for (size_t k = 0; k < nt; k++) th[i * nt + k] = t.data[i * t.cols + ti[k]];
+            for (size_t k = 0; k < nx; k++) xx[i * nx + k] = t.data[i * t.cols + xi[k]];
+        }
+        for (size_t k = 0; k < nt; k++) names[k] = strdup(t.names[ti[k]]);
+        for (size_t k = 0; k < nx; k++) names[nt + k] = strdup(t.names[xi[k]]);
+        size_t dropped = 0;
+        ds = dsbi_dataset_from_arrays(th, xx, t.rows, nt, nx, &dropped);
+        if (!ds) cli_fail_msg("train");
+        else if (dropped)
+            fprintf(stderr, "diffsbi: warning: %s: dropped %zu of %zu rows with non-finite values\n", path, dropped, t.rows);
+        *names_out = names;
+    } else {
+        free(names);
+        fprintf(stderr, "diffsbi: train: out of memory\n");
+    }
+    free(th);
+    free(xx);
+done:
+    free(ti);
+    free(xi);
+    dsbi_table_free(&t);
+    return ds;
+}
+
+int cmd_train(int argc, char **argv) {
+    enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT };
+    static const struct option own[] = {
+        {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
+        {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
+        {"sims", required_argument, 0, O_SIMS},   {"online", no_argument, 0, O_ONLINE},
+        {"seed", required_argument, 0, O_SEED},   {"threads", required_argument, 0, O_THREADS},
+        {"quiet", no_argument, 0, O_QUIET},       {"loss-plot", required_argument, 0, O_PLOT},
+        {"out", required_argument, 0, 'o'},       {"help", no_argument, 0, 'h'}};
+    struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
+    if (!opts) return 1;
+    const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
+    size_t sims = 10000, threads = 0;
+    uint64_t seed = 0;
+    int quiet = 0, online = 0, c, idx, rc = 0;
+    dsbi_model_config mc = dsbi_model_config_default();
+    dsbi_train_config tc = dsbi_train_config_default();
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {
+        switch (c) {
+        case O_TASK: task = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_THETA: theta_spec = optarg; break;
+        case O_X: x_spec = optarg; break;
+        case O_SIMS: if (cli_parse_size("train", "--sims", optarg, 2, 100000000, &sims)) rc = 2; break;
+        case O_ONLINE: online = 1; break;
+        case O_SEED: if (cli_parse_u64("train", "--seed", optarg, &seed)) rc = 2; break;
+        case O_THREADS: if (cli_parse_size("train", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
+        case O_QUIET: quiet = 1; break;
+        case O_PLOT: plot = optarg; break;
+        case 'o': out = optarg; break;
+        case 'h': help(); free(opts); return 0;
+        default:
+            if (c >= CLI_OPT_BASE) {
+                if (cli_model_option("train", opts[idx].name, optarg, &mc, &tc) < 0) rc = 2;
+            } else {
+                rc = cli_usage_error("train", "unknown option");
+            }
+        }
+        if (rc) {
+            free(opts);
+            return rc;
+        }
+    }
+    free(opts);
+    if (!out) return cli_usage_error("train", "--out MODEL is required");
+    if (!task && !data) return cli_usage_error("train", "give --task NAME or --data FILE");
+    if (online && !task) return cli_usage_error("train", "--online needs --task");
+    if (threads) dsbi_set_threads((int)threads);
+    mc.seed = seed;
+    tc.seed = seed;
+    dsbi_simulator sim, *simp = NULL;
+    int st;
+    if (task) {
+        if ((st = dsbi_task_get(task, &sim))) return cli_fail("train", st);
+        simp = &sim;
+    }
+    dsbi_dataset *ds = NULL;
+    char **names = NULL;
+    size_t D, K;
+    if (data) {
+        ds = dataset_from_file(data, theta_spec, x_spec, simp, &names);
+        if (!ds) return 1;
+        D = dsbi_dataset_dim_theta(ds);
+        K = dsbi_dataset_dim_x(ds);
+        if (simp && (D != sim.dim_theta || K != sim.dim_x)) {
+            dsbi_dataset_free(ds);
+            return cli_usage_error("train", "data columns (%zu theta, %zu x) do not match task %s", D, K, task);
+        }
+    } else {
+        D = sim.dim_theta;
+        K = sim.dim_x;
+        if (!online) {
+            size_t dropped = 0;
+            if ((st = dsbi_dataset_simulate(&sim, sims, seed, &ds, &dropped))) return cli_fail("train", st);
+            if (dropped) fprintf(stderr, "diffsbi: warning: dropped %zu of %zu simulations with non-finite values\n", dropped, sims);
+        }
+    }
+    dsbi_model *m = dsbi_model_create(&mc, D, K);
+    if (!m) {
+        dsbi_dataset_free(ds);
+        return cli_fail_msg("train");
+    }
+    if (names) dsbi_model_set_names(m, (const char *const *)names, (const char *const *)names + D);
+    else if (simp) dsbi_model_set_names(m, sim.theta_names, sim.x_names);
+    cli_progress prog;
+    cli_progress_init(&prog, quiet, "train");
+    tc.progress = cli_progress_cb;
+    tc.log = cli_log_cb;
+    tc.user = &prog;
+    tc.sims_per_epoch = sims;
+    cli_install_signals();
+    if (!quiet)
+        fprintf(stderr, "training %zu-parameter model on %s (%zu rows), %zu epochs\n",
+                dsbi_model_num_params(m), data ? data : task, ds ? dsbi_dataset_size(ds) : sims, tc.epochs);
+    st = online ? dsbi_model_fit_online(m, &sim, &tc) : dsbi_model_fit(m, ds, &tc);
+    if (st == DSBI_STATUS_ERR_INTERRUPTED) {
+        fprintf(stderr, "diffsbi: train: interrupted; saving the model trained so far to %s\n", out);
+        rc = 130;
+    } else if (st) {
+        rc = cli_fail("train", st);
+    }
+    if (st == 0 || st == DSBI_STATUS_ERR_INTERRUPTED) {
+        if ((st = dsbi_model_save(m, out))) rc = cli_fail("train", st);
+        else if (!quiet) {
+            const double *tl, *vl;
+            size_t ne = dsbi_model_loss_history(m, &tl, &vl);
+            if (ne) fprintf(stderr, "final loss: train %.4f, validation %.4f; model written to %s\n", tl[ne - 1], vl[ne - 1], out);
+        }
+        if (plot && rc != 1) {
+            const double *tl, *vl;
+            size_t ne = dsbi_model_loss_history(m, &tl, &vl);
+            if ((st = dsbi_plot_loss(plot, tl, vl, ne))) rc = cli_fail("train", st);
+        }
+    }
+    if (names)
+        for (size_t j = 0; j < D + K; j++) free(names[j]);
+    free(names);
+    dsbi_model_free(m);
+    dsbi_dataset_free(ds);
+    return rc;
+}

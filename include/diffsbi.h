@@ -1,0 +1,321 @@
+/*
+ * diffsbi — amortized simulation-based inference with diffusion models.
+ *
+ * The one public header. A worked example (error checks shortened):
+ *
+ *     dsbi_simulator sim;
+ *     dsbi_task_get("two_moons", &sim);                 // or your own callbacks
+ *     dsbi_dataset *ds = NULL;
+ *     dsbi_dataset_simulate(&sim, 10000, 42, &ds, NULL);  // theta ~ prior, x ~ sim
+ *     dsbi_model_config mc = dsbi_model_config_default();
+ *     dsbi_model *m = dsbi_model_create(&mc, sim.dim_theta, sim.dim_x);
+ *     dsbi_train_config tc = dsbi_train_config_default();
+ *     if (dsbi_model_fit(m, ds, &tc) != DSBI_STATUS_OK)
+ *         fprintf(stderr, "%s\n", dsbi_last_error());
+ *     float x_obs[2] = {0.0f, 0.0f}, theta[1000 * 2];
+ *     dsbi_sample_config sc = dsbi_sample_config_default();
+ *     dsbi_model_sample(m, x_obs, 1000, &sc, theta, NULL); // posterior draws
+ *     dsbi_model_save(m, "model.dsbi");
+ *     dsbi_model_free(m); dsbi_dataset_free(ds);
+ *
+ * Conventions: every function that can fail for reasons outside the caller's
+ * control returns a dsbi_status (DSBI_STATUS_OK == 0) or NULL, and leaves a
+ * message in dsbi_last_error() (thread-local). The library never exits and never
+ * prints; progress and warnings reach the caller through callbacks. Arrays are
+ * row-major float32: an n x d table is n rows of d values.
+ */
+#ifndef DIFFSBI_H
+#define DIFFSBI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DSBI_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum dsbi_status {
+    DSBI_STATUS_OK = 0,
+    DSBI_STATUS_ERR_INVALID = -1,     /* invalid argument or configuration */
+    DSBI_STATUS_ERR_NOMEM = -2,       /* allocation failed or size absurd */
+    DSBI_STATUS_ERR_IO = -3,          /* file could not be read or written */
+    DSBI_STATUS_ERR_FORMAT = -4,      /* file content malformed or corrupted */
+    DSBI_STATUS_ERR_NUMERIC = -5,     /* non-finite loss, failed solve, ... */
+    DSBI_STATUS_ERR_INTERRUPTED = -6, /* stopped by a callback or a signal */
+    DSBI_STATUS_ERR_SIMULATOR = -7    /* a simulator callback reported failure */
+} dsbi_status;
+
+/* Short name of a status code ("ok", "invalid argument", ...). Static string. */
+const char *dsbi_status_str(int status);
+/* Detail of the last failure on this thread (file, line, field...). Never NULL. */
+const char *dsbi_last_error(void);
+
+/* Threads used for BLAS and OpenMP loops together, so they never oversubscribe.
+ * n <= 0 means: environment DSBI_NUM_THREADS, else the number of cores. */
+void dsbi_set_threads(int n);
+int dsbi_get_threads(void);
+
+/* ---------------------------------------------------------------- random numbers */
+
+/* Counter-based generator (Philox4x32-10). A (seed, stream) pair names an
+ * independent stream; the same pair always gives the same numbers. The fields
+ * are private; the struct is public so it can live on the stack. */
+typedef struct dsbi_rng {
+    uint32_t key[2];
+    uint32_t ctr[4];
+    uint32_t buf[4];
+    unsigned used;
+    int has_spare;
+    double spare;
+} dsbi_rng;
+
+void dsbi_rng_init(dsbi_rng *rng, uint64_t seed, uint64_t stream);
+uint32_t dsbi_rng_u32(dsbi_rng *rng);
+double dsbi_rng_uniform(dsbi_rng *rng); /* in (0, 1), never 0 or 1 */
+double dsbi_rng_normal(dsbi_rng *rng);  /* standard normal */
+void dsbi_rng_fill_normal(dsbi_rng *rng, float *out, size_t n);
+
+/* ---------------------------------------------------------------- simulators */
+
+/* Draws n parameter vectors from the prior into theta (n x dim_theta).
+ * Returns DSBI_STATUS_OK or a negative status. */
+typedef int (*dsbi_prior_fn)(void *ctx, dsbi_rng *rng, size_t n, float *theta);
+/* Simulates x (n x dim_x) for the n parameter rows theta. Non-finite outputs
+ * are allowed: those rows are counted and dropped by the dataset layer. */
+typedef int (*dsbi_simulate_fn)(void *ctx, dsbi_rng *rng, size_t n,
+                                const float *theta, float *x);
+
+/* A simulation model: prior plus simulator, as callbacks. Borrowed everywhere. */
+typedef struct dsbi_simulator {
+    const char *name;
+    size_t dim_theta, dim_x;
+    dsbi_prior_fn prior;
+    dsbi_simulate_fn simulate;
+    void *ctx;
+    const char *const *theta_names; /* dim_theta names, or NULL */
+    const char *const *x_names;     /* dim_x names, or NULL */
+} dsbi_simulator;
+
+/* Built-in tasks ("inverse_kinematics", "gaussian_linear", "two_moons", ...). */
+size_t dsbi_task_count(void);
+const char *dsbi_task_name(size_t i);
+const char *dsbi_task_description(const char *name); /* NULL if unknown */
+int dsbi_task_get(const char *name, dsbi_simulator *out);
+
+/* ---------------------------------------------------------------- datasets and tables */
+
+typedef struct dsbi_dataset dsbi_dataset;
+
+/* Copies n rows of (theta, x); rows with a non-finite value are dropped and
+ * counted in *n_dropped (may be NULL). Returns an owned dataset or NULL. */
+dsbi_dataset *dsbi_dataset_from_arrays(const float *theta, const float *x, size_t n,
+                                       size_t dim_theta, size_t dim_x, size_t *n_dropped);
+/* Simulates n pairs with the given seed. Non-finite simulations are dropped and
+ * their count stored in *n_dropped (may be NULL); the dataset then has fewer
+ * rows. Fails if every simulation is non-finite. */
+int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed,
+                          dsbi_dataset **out, size_t *n_dropped);
+void dsbi_dataset_free(dsbi_dataset *ds);
+size_t dsbi_dataset_size(const dsbi_dataset *ds);
+size_t dsbi_dataset_dim_theta(const dsbi_dataset *ds);
+size_t dsbi_dataset_dim_x(const dsbi_dataset *ds);
+const float *dsbi_dataset_theta(const dsbi_dataset *ds); /* n x dim_theta, borrowed */
+const float *dsbi_dataset_x(const dsbi_dataset *ds);     /* n x dim_x, borrowed */
+
+/* A 2-D table read from CSV (header row) or NPY. Owned; free with dsbi_table_free. */
+typedef struct dsbi_table {
+    size_t rows, cols;
+    float *data;  /* rows x cols */
+    char **names; /* cols names (CSV header, or "c0".. for NPY) */
+} dsbi_table;
+
+/* Reads a table; the format follows the extension (.csv or .npy). Errors name
+ * the file and line/column. */
+int dsbi_table_read(const char *path, dsbi_table *out);
+void dsbi_table_free(dsbi_table *t);
+/* Writes rows x cols values atomically (temp file + rename); .csv or .npy.
+ * names may be NULL (CSV header then "c1".."cN"). */
+int dsbi_table_write(const char *path, const float *data, size_t rows, size_t cols,
+                     const char *const *names);
+
+/* ---------------------------------------------------------------- models */
+
+typedef enum dsbi_schedule {
+    DSBI_SCHEDULE_EDM = 0,    /* EDM, variance preserving (default) */
+    DSBI_SCHEDULE_COSINE = 1, /* VP cosine in log-SNR form */
+    DSBI_SCHEDULE_EDM_VE = 2  /* EDM, variance exploding */
+} dsbi_schedule;
+
+typedef enum dsbi_prediction {
+    DSBI_PREDICTION_F = 0,     /* EDM preconditioned output (default) */
+    DSBI_PREDICTION_NOISE = 1, /* epsilon */
+    DSBI_PREDICTION_X = 2,     /* denoised parameters */
+    DSBI_PREDICTION_V = 3,     /* velocity alpha*eps - sigma*x */
+    DSBI_PREDICTION_SCORE = 4  /* score of the diffused posterior */
+} dsbi_prediction;
+
+typedef enum dsbi_weighting {
+    DSBI_WEIGHTING_DEFAULT = 0,  /* EDM for the EDM schedules, sigmoid for cosine */
+    DSBI_WEIGHTING_NONE = 1,     /* plain noise MSE */
+    DSBI_WEIGHTING_EDM = 2,      /* 1 + exp(-lambda)/sigma_data^2 */
+    DSBI_WEIGHTING_SIGMOID = 3,  /* sigmoid(2 - lambda), Kingma & Gao 2023 */
+    DSBI_WEIGHTING_LIKELIHOOD = 4
+} dsbi_weighting;
+
+typedef enum dsbi_activation {
+    DSBI_ACT_SILU = 0,
+    DSBI_ACT_GELU = 1,
+    DSBI_ACT_MISH = 2,
+    DSBI_ACT_TANH = 3,
+    DSBI_ACT_RELU = 4
+} dsbi_activation;
+
+typedef enum dsbi_time_embedding {
+    DSBI_TIME_FOURIER = 0,   /* random Fourier features, trainable frequencies */
+    DSBI_TIME_SINUSOIDAL = 1 /* fixed geometric frequencies */
+} dsbi_time_embedding;
+
+/* Architecture and diffusion design of a model. Get defaults, then edit. */
+typedef struct dsbi_model_config {
+    dsbi_schedule schedule;
+    dsbi_prediction prediction;
+    dsbi_weighting weighting;
+    size_t width;         /* hidden width [256] */
+    size_t depth;         /* hidden blocks [4] */
+    dsbi_activation activation; /* [SILU] */
+    int residual;         /* residual blocks (1) or a plain MLP (0) [1] */
+    int layer_norm;       /* layer norm inside residual blocks [0] */
+    dsbi_time_embedding time_embedding;
+    size_t time_features; /* number of sin+cos features [32] */
+    float fourier_scale;  /* std of random Fourier frequencies [3] */
+    float sigma_data;     /* EDM sigma_data in standardized units [1] */
+    float cosine_shift;   /* shift of the cosine schedule [0] */
+    uint64_t seed;        /* initialisation seed [0] */
+} dsbi_model_config;
+
+dsbi_model_config dsbi_model_config_default(void);
+
+/* Progress report, called once per epoch; return non-zero to stop training
+ * (fit then returns DSBI_STATUS_ERR_INTERRUPTED, the model keeps its weights). */
+typedef int (*dsbi_progress_fn)(void *user, size_t epoch, size_t epochs,
+                                double train_loss, double val_loss, double seconds);
+/* Warnings (dropped simulations, clipped values ...), one line each. */
+typedef void (*dsbi_log_fn)(void *user, const char *msg);
+
+typedef struct dsbi_train_config {
+    size_t epochs;       /* [300] */
+    size_t batch_size;   /* [256] */
+    float lr;            /* peak learning rate [1e-3] */
+    float lr_min;        /* final learning rate of the cosine decay [1e-6] */
+    float warmup;        /* fraction of steps of linear warm-up [0.05] */
+    float weight_decay;  /* AdamW decoupled decay [0] */
+    float clip_norm;     /* gradient-norm clip, 0 = off [1.5] */
+    float ema_decay;     /* EMA of weights used for sampling, 0 = off [0.999] */
+    float val_fraction;  /* validation split of offline data [0.1] */
+    size_t sims_per_epoch; /* online training: fresh simulations per epoch [10000] */
+    uint64_t seed;       /* [0] */
+    dsbi_progress_fn progress;
+    dsbi_log_fn log;
+    void *user;
+} dsbi_train_config;
+
+dsbi_train_config dsbi_train_config_default(void);
+
+typedef enum dsbi_sampler {
+    DSBI_SAMPLER_DDIM = 0,  /* exponential-integrator ODE (eta = 0) / DDIM (default) */
+    DSBI_SAMPLER_EULER = 1, /* Euler on the probability-flow ODE */
+    DSBI_SAMPLER_HEUN = 2,  /* Heun (2nd order) on the probability-flow ODE */
+    DSBI_SAMPLER_EM = 3,    /* Euler-Maruyama on the reverse SDE */
+    DSBI_SAMPLER_DPM2M = 4  /* DPM-Solver++(2M): 2nd-order multistep ODE, 1 evaluation/step */
+} dsbi_sampler;
+
+typedef struct dsbi_sample_config {
+    dsbi_sampler sampler;
+    size_t steps;       /* time steps [100] */
+    float stop_time;    /* integrate from t = 1 down to this time [0] */
+    float eta;          /* DDIM stochasticity, 0 = deterministic [0] */
+    size_t max_nfe;     /* evaluation budget per draw, 0 = none; exceeding it fails */
+    uint64_t seed;      /* [0] */
+} dsbi_sample_config;
+
+dsbi_sample_config dsbi_sample_config_default(void);
+
+/* Statistics of one sampling call. */
+typedef struct dsbi_sample_stats {
+    size_t nfe;          /* network evaluations per draw */
+    double seconds;
+} dsbi_sample_stats;
+
+typedef struct dsbi_model dsbi_model;
+
+/* Creates an untrained model. Returns an owned model (free with dsbi_model_free)
+ * or NULL with dsbi_last_error() set. */
+dsbi_model *dsbi_model_create(const dsbi_model_config *cfg, size_t dim_theta, size_t dim_x);
+void dsbi_model_free(dsbi_model *m);
+size_t dsbi_model_dim_theta(const dsbi_model *m);
+size_t dsbi_model_dim_x(const dsbi_model *m);
+size_t dsbi_model_num_params(const dsbi_model *m);
+dsbi_model_config dsbi_model_get_config(const dsbi_model *m);
+/* Names of parameters and data stored with the model (NULL if none). */
+const char *dsbi_model_theta_name(const dsbi_model *m, size_t i);
+int dsbi_model_set_names(dsbi_model *m, const char *const *theta_names,
+                         const char *const *x_names);
+
+/* Trains on an offline dataset (borrowed), with a validation split. Fits the
+ * standardization on the training rows. */
+int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_config *cfg);
+/* Trains on fresh simulations each epoch (cfg->sims_per_epoch). */
+int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim,
+                          const dsbi_train_config *cfg);
+/* Per-epoch losses of the last fit (borrowed; valid until the next fit/free). */
+size_t dsbi_model_loss_history(const dsbi_model *m, const double **train, const double **val);
+
+/* Draws n posterior samples for one observation x_obs (dim_x values) into
+ * theta (n x dim_theta). stats may be NULL. Deterministic for a given seed,
+ * whatever the thread count. */
+int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n,
+                      const dsbi_sample_config *cfg, float *theta, dsbi_sample_stats *stats);
+
+/* Saves in the safetensors layout (atomic: temp file + rename). */
+int dsbi_model_save(const dsbi_model *m, const char *path);
+/* Loads a model; a truncated, corrupted or foreign file gives NULL and a
+ * message naming the file and the check that failed. */
+dsbi_model *dsbi_model_load(const char *path);
+/* One-paragraph human description of the model (owned string, free()). */
+char *dsbi_model_describe(const dsbi_model *m);
+
+/* Names for CLI options and files; parse returns -1 if unknown. */
+const char *dsbi_schedule_name(dsbi_schedule s);
+const char *dsbi_prediction_name(dsbi_prediction p);
+const char *dsbi_weighting_name(dsbi_weighting w);
+const char *dsbi_activation_name(dsbi_activation a);
+const char *dsbi_sampler_name(dsbi_sampler s);
+int dsbi_schedule_parse(const char *s);
+int dsbi_prediction_parse(const char *s);
+int dsbi_weighting_parse(const char *s);
+int dsbi_activation_parse(const char *s);
+int dsbi_sampler_parse(const char *s);
+
+/* ---------------------------------------------------------------- figures */
+
+/* Loss curves (train and validation per epoch) as PNG or SVG (by extension). */
+int dsbi_plot_loss(const char *path, const double *train, const double *val, size_t epochs);
+/* Marginal histograms of n x d samples, one panel per parameter; names may be NULL;
+ * truth may be NULL (else d values drawn as vertical lines). */
+int dsbi_plot_marginals(const char *path, const float *samples, size_t n, size_t d,
+                        const char *const *names, const float *truth);
+
+/* The inverse-kinematics figure: a row of marginal histograms (one per
+ * parameter of theta = (h, a1, a2, a3)) and a panel with the arm drawn for
+ * up to max_arms posterior draws reaching for x_obs (2 values, marked). */
+int dsbi_plot_arm(const char *path, const float *theta, size_t n, const float *x_obs,
+                  size_t max_arms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DIFFSBI_H */

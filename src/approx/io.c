@@ -1,0 +1,432 @@
+/*
+ * Model files in the safetensors layout: 8-byte little-endian header length,
+ * a JSON header naming each tensor's dtype, shape and byte offsets, and a
+ * "__metadata__" map of strings (format name and version, the model config as
+ * JSON, the CRC-32 of the data section, names), then raw little-endian
+ * float32 data. Python's safetensors can read it. Loading checks every size,
+ * offset, the version and the CRC before trusting anything.
+ */
+#include "approx/model.h"
+#include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FORMAT_NAME "diffsbi"
+#define FORMAT_VERSION 1
+#define MAX_HEADER ((uint64_t)100 << 20)
+
+typedef struct tensor_spec {
+    const char *name;
+    float *ptr;
+    size_t count;
+} tensor_spec;
+
+static size_t model_tensors(const dsbi_model *m, tensor_spec *t, float *hist) {
+    size_t n = 0;
+    t[n++] = (tensor_spec){"params", m->params, m->dm.net.n_params};
+    t[n++] = (tensor_spec){"theta_mean", m->theta_mean, m->D};
+    t[n++] = (tensor_spec){"theta_std", m->theta_std, m->D};
+    t[n++] = (tensor_spec){"x_mean", m->x_mean, m->K};
+    t[n++] = (tensor_spec){"x_std", m->x_std, m->K};
+    if (hist) t[n++] = (tensor_spec){"loss_history", hist, 2 * m->n_hist};
+    return n;
+}
+
+static cJSON *config_json(const dsbi_model *m) {
+    const dsbi_model_config *c = &m->cfg;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return NULL;
+    cJSON_AddStringToObject(j, "model", "diffusion");
+    cJSON_AddNumberToObject(j, "dim_theta", (double)m->D);
+    cJSON_AddNumberToObject(j, "dim_x", (double)m->K);
+    cJSON_AddStringToObject(j, "schedule", dsbi_schedule_name(c->schedule));
+    cJSON_AddStringToObject(j, "prediction", dsbi_prediction_name(c->prediction));
+    cJSON_AddStringToObject(j, "weighting", dsbi_weighting_name(c->weighting));
+    cJSON_AddNumberToObject(j, "width", (double)c->width);
+    cJSON_AddNumberToObject(j, "depth", (double)c->depth);
+    cJSON_AddStringToObject(j, "activation", dsbi_activation_name(c->activation));
+    cJSON_AddBoolToObject(j, "residual", c->residual);
+    cJSON_AddBoolToObject(j, "layer_norm", c->layer_norm);
+    cJSON_AddStringToObject(j, "time_embedding",
+                            c->time_embedding == DSBI_TIME_FOURIER ? "fourier" : "sinusoidal");
+    cJSON_AddNumberToObject(j, "time_features", (double)c->time_features);
+    cJSON_AddNumberToObject(j, "fourier_scale", c->fourier_scale);
+    cJSON_AddNumberToObject(j, "sigma_data", c->sigma_data);
+    cJSON_AddNumberToObject(j, "cosine_shift", c->cosine_shift);
+    cJSON_AddNumberToObject(j, "seed", (double)c->seed);
+    cJSON_AddBoolToObject(j, "trained", m->trained);
+    return j;
+}
+
+static cJSON *names_json(char **names, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) cJSON_AddItemToArray(a, cJSON_CreateString(names[i]));
+    return a;
+}
+
+int dsbi_model_save(const dsbi_model *m, const char *path) {
+    dsbi_clear_error();
+    if (!m || !path) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "save: model and path required");
+    float *hist = NULL;
+    if (m->n_hist) {
+        hist = dsbi_malloc(2 * m->n_hist, sizeof(float));
+        if (!hist) return DSBI_STATUS_ERR_NOMEM;
+        for (size_t e = 0; e < m->n_hist; e++) {
+            hist[e] = (float)m->hist_train[e];
+            hist[m->n_hist + e] = (float)m->hist_val[e];
+        }
+    }
+    tensor_spec ts[8];
+    size_t nt = model_tensors(m, ts, hist);
+    uint32_t crc = 0;
+    size_t off = 0;
+    cJSON *root = cJSON_CreateObject(), *meta = cJSON_CreateObject();
+    cJSON *cfg = config_json(m);
+    int st = DSBI_STATUS_ERR_NOMEM;
+    char *cfg_s = NULL, *hdr = NULL, *tn = NULL, *xn = NULL;
+    if (!root || !meta || !cfg) goto done;
+    for (size_t i = 0; i < nt; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(root, ts[i].name, e);
+        cJSON_AddStringToObject(e, "dtype", "F32");
+        cJSON *shape = cJSON_AddArrayToObject(e, "shape");
+        if (!strcmp(ts[i].name, "loss_history")) {
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(2));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)m->n_hist));
+        } else {
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)ts[i].count));
+        }
+        cJSON *offs = cJSON_AddArrayToObject(e, "data_offsets");
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        off += ts[i].count * sizeof(float);
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        crc = dsbi_crc32(crc, ts[i].ptr, ts[i].count * sizeof(float));
+    }
+    char crc_s[16], ver_s[8];
+    snprintf(crc_s, sizeof crc_s, "%08x", crc);
+    snprintf(ver_s, sizeof ver_s, "%d", FORMAT_VERSION);
+    cfg_s = cJSON_PrintUnformatted(cfg);
+    if (!cfg_s) goto done;
+    cJSON_AddStringToObject(meta, "format", FORMAT_NAME);
+    cJSON_AddStringToObject(meta, "format_version", ver_s);
+    cJSON_AddStringToObject(meta, "library_version", DSBI_VERSION);
+    cJSON_AddStringToObject(meta, "config", cfg_s);
+    cJSON_AddStringToObject(meta, "crc32", crc_s);
+    if (m->theta_names) {
+        cJSON *a = names_json(m->theta_names, m->D);
+        tn = a ? cJSON_PrintUnformatted(a) : NULL;
+        cJSON_Delete(a);
+        if (!tn) goto done;
+        cJSON_AddStringToObject(meta, "theta_names", tn);
+    }
+    if (m->x_names) {
+        cJSON *a = names_json(m->x_names, m->K);
+        xn = a ? cJSON_PrintUnformatted(a) : NULL;
+        cJSON_Delete(a);
+        if (!xn) goto done;
+        cJSON_AddStringToObject(meta, "x_names", xn);
+    }
+    cJSON_AddItemToObject(root, "__metadata__", meta);
+    meta = NULL;
+    hdr = cJSON_PrintUnformatted(root);
+    if (!hdr) goto done;
+    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
+    char *hp = realloc(hdr, padded + 1);
+    if (!hp) goto done;
+    hdr = hp;
+    memset(hdr + hl, ' ', padded - hl);
+    unsigned char len8[8];
+    for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)padded >> (8 * k));
+    const void *parts[10];
+    size_t sizes[10], np = 0;
+    parts[np] = len8, sizes[np++] = 8;
+    parts[np] = hdr, sizes[np++] = padded;
+    for (size_t i = 0; i < nt; i++) parts[np] = ts[i].ptr, sizes[np++] = ts[i].count * sizeof(float);
+    st = dsbi_write_atomic(path, parts, sizes, np);
+done:
+    cJSON_Delete(root);
+    cJSON_Delete(meta);
+    cJSON_Delete(cfg);
+    cJSON_free(cfg_s);
+    cJSON_free(tn);
+    cJSON_free(xn);
+    free(hdr);
+    free(hist);
+    if (st == DSBI_STATUS_ERR_NOMEM && !dsbi_last_error()[0])
+        dsbi_fail(st, "%s: out of memory while saving", path);
+    return st;
+}
+
+/* ---------------------------------------------------------------- load */
+
+static int get_size(const char *path, const cJSON *o, const char *key, size_t lo, size_t hi,
+                    size_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < (double)lo || v->valuedouble > (double)hi ||
+        v->valuedouble != floor(v->valuedouble))
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field '%s' missing or out of range",
+                         path, key);
+    *out = (size_t)v->valuedouble;
+    return DSBI_STATUS_OK;
+}
+
+static int get_enum(const char *path, const cJSON *o, const char *key, int (*parse)(const char *),
+                    int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    int e = cJSON_IsString(v) ? parse(v->valuestring) : -1;
+    if (e < 0)
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field '%s' missing or unknown", path, key);
+    *out = e;
+    return DSBI_STATUS_OK;
+}
+
+static int get_float(const char *path, const cJSON *o, const char *key, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field '%s' missing or not a number",
+                         path, key);
+    *out = (float)v->valuedouble;
+    return DSBI_STATUS_OK;
+}
+
+static int time_embedding_parse(const char *s) {
+    return !strcmp(s, "fourier") ? DSBI_TIME_FOURIER : !strcmp(s, "sinusoidal") ? DSBI_TIME_SINUSOIDAL : -1;
+}
+
+static int parse_config(const char *path, const char *s, dsbi_model_config *c, size_t *D,
+                        size_t *K, int *trained) {
+    cJSON *j = cJSON_Parse(s);
+    if (!j) return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: model config is not valid JSON", path);
+    *c = dsbi_model_config_default();
+    int e[5] = {0}, st;
+    size_t seed = 0;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (!cJSON_IsString(model) || strcmp(model->valuestring, "diffusion") != 0) {
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: unsupported model family in config", path);
+    } else if (!(st = get_size(path, j, "dim_theta", 1, 100000, D)) &&
+               !(st = get_size(path, j, "dim_x", 1, 10000000, K)) &&
+               !(st = get_enum(path, j, "schedule", dsbi_schedule_parse, &e[0])) &&
+               !(st = get_enum(path, j, "prediction", dsbi_prediction_parse, &e[1])) &&
+               !(st = get_enum(path, j, "weighting", dsbi_weighting_parse, &e[2])) &&
+               !(st = get_enum(path, j, "activation", dsbi_activation_parse, &e[3])) &&
+               !(st = get_enum(path, j, "time_embedding", time_embedding_parse, &e[4])) &&
+               !(st = get_size(path, j, "width", 1, 65536, &c->width)) &&
+               !(st = get_size(path, j, "depth", 1, 1000, &c->depth)) &&
+               !(st = get_size(path, j, "time_features", 2, 4096, &c->time_features)) &&
+               !(st = get_size(path, j, "seed", 0, 9007199254740992.0, &seed)) &&
+               !(st = get_float(path, j, "fourier_scale", &c->fourier_scale)) &&
+               !(st = get_float(path, j, "sigma_data", &c->sigma_data)) &&
+               !(st = get_float(path, j, "cosine_shift", &c->cosine_shift))) {
+        c->schedule = (dsbi_schedule)e[0];
+        c->prediction = (dsbi_prediction)e[1];
+        c->weighting = (dsbi_weighting)e[2];
+        c->activation = (dsbi_activation)e[3];
+        c->time_embedding = (dsbi_time_embedding)e[4];
+        c->seed = seed;
+        c->residual = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "residual"));
+        c->layer_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "layer_norm"));
+        *trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
+    }
+    cJSON_Delete(j);
+    return st;
+}
+
+static int load_names(const char *path, const cJSON *meta, const char *key, size_t n, char ***out) {
+    *out = NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
+    if (!v) return DSBI_STATUS_OK;
+    cJSON *a = cJSON_IsString(v) ? cJSON_Parse(v->valuestring) : NULL;
+    if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) != n) {
+        cJSON_Delete(a);
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata '%s' is not a list of %zu names", path, key, n);
+    }
+    char **names = dsbi_calloc(n, sizeof *names);
+    int st = names ? DSBI_STATUS_OK : DSBI_STATUS_ERR_NOMEM;
+    for (size_t i = 0; i < n && !st; i++) {
+        const cJSON *s = cJSON_GetArrayItem(a, (int)i);
+        if (!cJSON_IsString(s)) st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: '%s' entry %zu is not a string", path, key, i);
+        else if (!(names[i] = strdup(s->valuestring))) st = dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory");
+    }
+    cJSON_Delete(a);
+    if (st) {
+        for (size_t i = 0; names && i < n; i++) free(names[i]);
+        free(names);
+        return st;
+    }
+    *out = names;
+    return DSBI_STATUS_OK;
+}
+
+/* Checks one tensor entry of the header and copies its data. */
+static int load_tensor(const char *path, const cJSON *root, const tensor_spec *t,
+                       const unsigned char *data, size_t data_len, size_t *max_end) {
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, t->name);
+    if (!cJSON_IsObject(e)) return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' missing", path, t->name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+    if (!cJSON_IsString(dt) || strcmp(dt->valuestring, "F32") != 0)
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' dtype must be F32", path, t->name);
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
+    double count = 1.0;
+    const cJSON *s;
+    if (!cJSON_IsArray(shape)) return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' shape missing", path, t->name);
+    cJSON_ArrayForEach(s, shape) {
+        if (!cJSON_IsNumber(s) || s->valuedouble < 0) return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' bad shape", path, t->name);
+        count *= s->valuedouble;
+    }
+    if (count != (double)t->count)
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' has %.0f values, the config implies %zu",
+                         path, t->name, count, t->count);
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+    const cJSON *o0 = cJSON_GetArrayItem(offs, 0), *o1 = cJSON_GetArrayItem(offs, 1);
+    if (!cJSON_IsNumber(o0) || !cJSON_IsNumber(o1) || o0->valuedouble < 0 ||
+        o1->valuedouble > (double)data_len || o1->valuedouble - o0->valuedouble != (double)(t->count * sizeof(float)))
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' offsets outside the data section (file truncated?)",
+                         path, t->name);
+    size_t a = (size_t)o0->valuedouble, b = (size_t)o1->valuedouble;
+    memcpy(t->ptr, data + a, b - a);
+    if (b > *max_end) *max_end = b;
+    return DSBI_STATUS_OK;
+}
+
+dsbi_model *dsbi_model_load(const char *path) {
+    dsbi_clear_error();
+    if (!path) {
+        dsbi_fail(DSBI_STATUS_ERR_INVALID, "load: no path");
+        return NULL;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        dsbi_fail(DSBI_STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat stt;
+    unsigned char *buf = NULL;
+    cJSON *root = NULL;
+    dsbi_model *m = NULL;
+    if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
+        dsbi_fail(DSBI_STATUS_ERR_IO, "%s: not a regular file", path);
+        goto fail;
+    }
+    size_t len = (size_t)stt.st_size;
+    if (len < 8) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: file too short to be a model (%zu bytes)", path, len);
+        goto fail;
+    }
+    if (len > DSBI_MAX_ALLOC) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: file too large", path);
+        goto fail;
+    }
+    buf = dsbi_malloc(len + 1, 1);
+    if (!buf) goto fail;
+    if (fread(buf, 1, len, f) != len) {
+        dsbi_fail(DSBI_STATUS_ERR_IO, "%s: read error", path);
+        goto fail;
+    }
+    uint64_t hl = 0;
+    for (int k = 7; k >= 0; k--) hl = hl << 8 | buf[k];
+    if (hl > MAX_HEADER || hl > len - 8) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header length %llu exceeds the file (truncated or not a model)",
+                  path, (unsigned long long)hl);
+        goto fail;
+    }
+    root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
+    if (!cJSON_IsObject(root)) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header is not valid JSON (corrupted file?)", path);
+        goto fail;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(meta, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "format_version");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(meta, "config");
+    const cJSON *crc_j = cJSON_GetObjectItemCaseSensitive(meta, "crc32");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not a diffsbi model (metadata 'format' missing)", path);
+        goto fail;
+    }
+    if (!cJSON_IsString(ver) || atoi(ver->valuestring) != FORMAT_VERSION) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: format version %s not supported (this build reads %d)",
+                  path, cJSON_IsString(ver) ? ver->valuestring : "?", FORMAT_VERSION);
+        goto fail;
+    }
+    if (!cJSON_IsString(cfg) || !cJSON_IsString(crc_j)) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata lacks 'config' or 'crc32'", path);
+        goto fail;
+    }
+    dsbi_model_config mc;
+    size_t D, K;
+    int trained = 0;
+    if (parse_config(path, cfg->valuestring, &mc, &D, &K, &trained)) goto fail;
+    m = dsbi_model_create(&mc, D, K);
+    if (!m) goto fail;
+    const unsigned char *data = buf + 8 + hl;
+    size_t data_len = len - 8 - (size_t)hl;
+    /* loss history is optional; its length follows from its shape */
+    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "loss_history"), "shape");
+    const cJSON *h1 = cJSON_GetArrayItem(hs, 1);
+    float *hist = NULL;
+    if (cJSON_IsNumber(h1) && h1->valuedouble >= 1 && h1->valuedouble <= (double)data_len / 8) {
+        m->n_hist = (size_t)h1->valuedouble;
+        hist = dsbi_malloc(2 * m->n_hist, sizeof(float));
+        if (!hist) goto fail;
+    }
+    tensor_spec ts[8];
+    size_t nt = model_tensors(m, ts, hist), max_end = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (load_tensor(path, root, &ts[i], data, data_len, &max_end)) {
+            free(hist);
+            goto fail;
+        }
+    if (max_end != data_len) {
+        free(hist);
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: data section has %zu bytes, tensors cover %zu", path, data_len, max_end);
+        goto fail;
+    }
+    uint32_t crc = 0;
+    for (size_t i = 0; i < nt; i++) crc = dsbi_crc32(crc, ts[i].ptr, ts[i].count * sizeof(float));
+    char crc_s[16];
+    snprintf(crc_s, sizeof crc_s, "%08x", crc);
+    if (strcmp(crc_s, crc_j->valuestring) != 0) {
+        free(hist);
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: CRC mismatch (stored %s, computed %s): the file is corrupted",
+                  path, crc_j->valuestring, crc_s);
+        goto fail;
+    }
+    if (hist) {
+        m->hist_train = dsbi_malloc(2 * m->n_hist, sizeof(double));
+        if (!m->hist_train) {
+            free(hist);
+            goto fail;
+        }
+        m->hist_val = m->hist_train + m->n_hist;
+        for (size_t e = 0; e < 2 * m->n_hist; e++) m->hist_train[e] = hist[e];
+        free(hist);
+    } else {
+        m->n_hist = 0;
+    }
+    for (size_t j = 0; j < D; j++)
+        if (!(m->theta_std[j] > 0.0f) || !isfinite(m->theta_mean[j])) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of theta %zu is invalid", path, j + 1);
+            goto fail;
+        }
+    for (size_t j = 0; j < K; j++)
+        if (!(m->x_std[j] > 0.0f) || !isfinite(m->x_mean[j])) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of x %zu is invalid", path, j + 1);
+            goto fail;
+        }
+    if (load_names(path, meta, "theta_names", D, &m->theta_names) ||
+        load_names(path, meta, "x_names", K, &m->x_names))
+        goto fail;
+    m->trained = trained;
+    cJSON_Delete(root);
+    free(buf);
+    fclose(f);
+    return m;
+fail:
+    dsbi_model_free(m);
+    cJSON_Delete(root);
+    free(buf);
+    fclose(f);
+    return NULL;
+}

@@ -1,0 +1,581 @@
+/*
+ * The approximator: standardization fitted on training data, the diffusion
+ * network, training (offline and online) with Adam + warm-up/cosine LR +
+ * clipping + EMA, and batched posterior sampling. Sampling splits the draws
+ * into fixed chunks with their own RNG streams, so the result does not depend
+ * on the thread count.
+ */
+#include "approx/model.h"
+#include "sample/sampler.h"
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+void openblas_set_num_threads(int num_threads);
+
+#define SAMPLE_CHUNK 512
+#define RNG_STREAM_INIT 1
+#define RNG_STREAM_SPLIT 2
+#define RNG_STREAM_TRAIN 3
+#define RNG_STREAM_VAL 4
+#define RNG_STREAM_SIM 5
+#define RNG_STREAM_SAMPLE 1000
+
+dsbi_model_config dsbi_model_config_default(void) {
+    return (dsbi_model_config){
+        .schedule = DSBI_SCHEDULE_EDM,
+        .prediction = DSBI_PREDICTION_F,
+        .weighting = DSBI_WEIGHTING_DEFAULT,
+        .width = 256,
+        .depth = 4,
+        .activation = DSBI_ACT_SILU,
+        .residual = 1,
+        .layer_norm = 0,
+        .time_embedding = DSBI_TIME_FOURIER,
+        .time_features = 32,
+        .fourier_scale = 3.0f,
+        .sigma_data = 1.0f,
+        .cosine_shift = 0.0f,
+        .seed = 0,
+    };
+}
+
+dsbi_train_config dsbi_train_config_default(void) {
+    return (dsbi_train_config){
+        .epochs = 300,
+        .batch_size = 256,
+        .lr = 1e-3f,
+        .lr_min = 1e-6f,
+        .warmup = 0.05f,
+        .weight_decay = 0.0f,
+        .clip_norm = 1.5f,
+        .ema_decay = 0.999f,
+        .val_fraction = 0.1f,
+        .sims_per_epoch = 10000,
+        .seed = 0,
+    };
+}
+
+dsbi_sample_config dsbi_sample_config_default(void) {
+    return (dsbi_sample_config){
+        .sampler = DSBI_SAMPLER_DDIM,
+        .steps = 100,
+        .stop_time = 0.0f,
+        .eta = 0.0f,
+        .max_nfe = 0,
+        .seed = 0,
+    };
+}
+
+static int check_config(const dsbi_model_config *c, size_t D, size_t K) {
+    if (D == 0 || K == 0 || D > 100000 || K > 10000000)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "model dimensions theta=%zu x=%zu out of range", D, K);
+    if ((unsigned)c->schedule > DSBI_SCHEDULE_EDM_VE)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown schedule %d", (int)c->schedule);
+    if ((unsigned)c->prediction > DSBI_PREDICTION_SCORE)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown prediction %d", (int)c->prediction);
+    if ((unsigned)c->weighting > DSBI_WEIGHTING_LIKELIHOOD)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown weighting %d", (int)c->weighting);
+    if ((unsigned)c->activation > DSBI_ACT_RELU)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown activation %d", (int)c->activation);
+    if ((unsigned)c->time_embedding > DSBI_TIME_SINUSOIDAL)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown time embedding %d", (int)c->time_embedding);
+    if (c->width == 0 || c->width > 65536 || c->depth == 0 || c->depth > 1000)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "width %zu / depth %zu out of range", c->width, c->depth);
+    if (c->time_features < 2 || c->time_features > 4096 || c->time_features % 2)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "time_features must be even, 2..4096 (got %zu)",
+                         c->time_features);
+    if (!(c->sigma_data > 0.0f) || !isfinite(c->fourier_scale) || !isfinite(c->cosine_shift))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "sigma_data must be > 0 and scales finite");
+    return DSBI_STATUS_OK;
+}
+
+dsbi_model *dsbi_model_create(const dsbi_model_config *cfg, size_t D, size_t K) {
+    dsbi_clear_error();
+    dsbi_model_config def = dsbi_model_config_default();
+    if (!cfg) cfg = &def;
+    if (check_config(cfg, D, K)) return NULL;
+    dsbi_model *m = dsbi_calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->cfg = *cfg;
+    m->D = D;
+    m->K = K;
+    if (dsbi_diffusion_build(&m->dm, cfg, D, K)) goto fail;
+    m->params = dsbi_malloc(m->dm.net.n_params, sizeof(float));
+    m->theta_mean = dsbi_malloc(2 * D + 2 * K, sizeof(float));
+    if (!m->params || !m->theta_mean) goto fail;
+    m->theta_std = m->theta_mean + D;
+    m->x_mean = m->theta_std + D;
+    m->x_std = m->x_mean + K;
+    for (size_t i = 0; i < D; i++) m->theta_mean[i] = 0.0f, m->theta_std[i] = 1.0f;
+    for (size_t i = 0; i < K; i++) m->x_mean[i] = 0.0f, m->x_std[i] = 1.0f;
+    dsbi_rng rng;
+    dsbi_rng_init(&rng, cfg->seed, RNG_STREAM_INIT);
+    dsbi_net_init_params(&m->dm.net, m->params, &rng);
+    return m;
+fail:
+    dsbi_model_free(m);
+    return NULL;
+}
+
+static void free_names(char **names, size_t n) {
+    if (!names) return;
+    for (size_t i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+void dsbi_model_free(dsbi_model *m) {
+    if (!m) return;
+    dsbi_diffusion_free(&m->dm);
+    free(m->params);
+    free(m->theta_mean);
+    free(m->hist_train);
+    free_names(m->theta_names, m->D);
+    free_names(m->x_names, m->K);
+    free(m);
+}
+
+size_t dsbi_model_dim_theta(const dsbi_model *m) { return m->D; }
+size_t dsbi_model_dim_x(const dsbi_model *m) { return m->K; }
+size_t dsbi_model_num_params(const dsbi_model *m) { return m->dm.net.n_params; }
+dsbi_model_config dsbi_model_get_config(const dsbi_model *m) { return m->cfg; }
+
+const char *dsbi_model_theta_name(const dsbi_model *m, size_t i) {
+    return m->theta_names && i < m->D ? m->theta_names[i] : NULL;
+}
+
+static char **dup_names(const char *const *names, size_t n) {
+    if (!names) return NULL;
+    char **out = dsbi_calloc(n, sizeof *out);
+    if (!out) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = strdup(names[i] ? names[i] : "");
+        if (!out[i]) {
+            free_names(out, n);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+int dsbi_model_set_names(dsbi_model *m, const char *const *theta_names,
+                         const char *const *x_names) {
+    char **t = dup_names(theta_names, m->D), **x = dup_names(x_names, m->K);
+    if ((theta_names && !t) || (x_names && !x)) {
+        free_names(t, m->D);
+        free_names(x, m->K);
+        return dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory copying names");
+    }
+    free_names(m->theta_names, m->D);
+    free_names(m->x_names, m->K);
+    m->theta_names = t;
+    m->x_names = x;
+    return DSBI_STATUS_OK;
+}
+
+size_t dsbi_model_loss_history(const dsbi_model *m, const double **train, const double **val) {
+    if (train) *train = m->hist_train;
+    if (val) *val = m->hist_val;
+    return m->n_hist;
+}
+
+void dsbi_fit_standardization(const float *a, size_t n, size_t d, float *mean, float *sd) {
+    for (size_t j = 0; j < d; j++) {
+        double s = 0.0, s2 = 0.0;
+        for (size_t i = 0; i < n; i++) s += a[i * d + j];
+        double mu = n ? s / (double)n : 0.0;
+        for (size_t i = 0; i < n; i++) s2 += (a[i * d + j] - mu) * (a[i * d + j] - mu);
+        double v = n > 1 ? s2 / (double)(n - 1) : 0.0;
+        mean[j] = (float)mu;
+        sd[j] = v > 1e-24 ? (float)sqrt(v) : 1.0f;
+    }
+}
+
+static void standardize(float *out, const float *in, size_t n, size_t d, const float *mean,
+                        const float *sd) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) out[i * d + j] = (in[i * d + j] - mean[j]) / sd[j];
+}
+
+/* ---------------------------------------------------------------- training */
+
+typedef struct fit_state {
+    dsbi_model *m;
+    const dsbi_train_config *cfg;
+    size_t B, n_params;
+    float *grads, *adam_m, *adam_v, *ema;
+    dsbi_diff_ws ws;
+    float *bt, *bx; /* batch buffers B x D, B x K */
+    size_t *perm;
+    size_t perm_n;
+    size_t step, total_steps;
+    dsbi_rng rng;
+    dsbi_adam opt;
+} fit_state;
+
+static void fit_state_free(fit_state *s) {
+    free(s->grads);
+    dsbi_diff_ws_free(&s->ws);
+    free(s->bt);
+    free(s->perm);
+}
+
+static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *cfg,
+                          size_t max_rows, size_t steps_per_epoch) {
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->cfg = cfg;
+    s->B = cfg->batch_size;
+    s->n_params = m->dm.net.n_params;
+    s->grads = dsbi_malloc(4 * s->n_params, sizeof(float));
+    s->bt = dsbi_malloc(s->B * (m->D + m->K), sizeof(float));
+    s->perm = dsbi_malloc(max_rows, sizeof(size_t));
+    if (!s->grads || !s->bt || !s->perm) goto fail;
+    s->adam_m = s->grads + s->n_params;
+    s->adam_v = s->adam_m + s->n_params;
+    s->ema = s->adam_v + s->n_params;
+    memset(s->adam_m, 0, 2 * s->n_params * sizeof(float));
+    memcpy(s->ema, m->params, s->n_params * sizeof(float));
+    s->bx = s->bt + s->B * m->D;
+    if (dsbi_diff_ws_create(&s->ws, &m->dm, s->B, 1)) goto fail;
+    s->total_steps = cfg->epochs * steps_per_epoch;
+    dsbi_rng_init(&s->rng, cfg->seed, RNG_STREAM_TRAIN);
+    s->opt = (dsbi_adam){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                         .weight_decay = cfg->weight_decay};
+    return DSBI_STATUS_OK;
+fail:
+    fit_state_free(s);
+    return DSBI_STATUS_ERR_NOMEM;
+}
+
+static void shuffle(size_t *perm, size_t n, dsbi_rng *rng) {
+    for (size_t i = 0; i < n; i++) perm[i] = i;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)(dsbi_rng_uniform(rng) * (double)i);
+        if (j >= i) j = i - 1;
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+}
+
+/* One pass over n standardized rows in shuffled full batches (the last
+ * partial batch is dropped; a set smaller than a batch is used whole). */
+static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n, double *mean_loss) {
+    dsbi_model *m = s->m;
+    size_t D = m->D, K = m->K, B = s->B < n ? s->B : n;
+    size_t nb = n / B;
+    shuffle(s->perm, n, &s->rng);
+    double acc = 0.0;
+    for (size_t b = 0; b < nb; b++) {
+        for (size_t i = 0; i < B; i++) {
+            size_t r = s->perm[b * B + i];
+            memcpy(s->bt + i * D, theta + r * D, D * sizeof(float));
+            memcpy(s->bx + i * K, x + r * K, K * sizeof(float));
+        }
+        memset(s->grads, 0, s->n_params * sizeof(float));
+        double loss = dsbi_diffusion_loss(&m->dm, m->params, s->grads, &s->ws, s->bt, s->bx, B,
+                                          &s->rng);
+        if (!isfinite(loss))
+            return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
+                             "training loss became non-finite at step %zu; lower --lr or check "
+                             "the data for extreme values", s->step + 1);
+        dsbi_clip_grad_norm(s->grads, s->n_params, s->cfg->clip_norm);
+        s->step++;
+        float lr = dsbi_lr_schedule(s->step - 1, s->total_steps, s->cfg->lr, s->cfg->lr_min,
+                                    s->cfg->warmup);
+        dsbi_adam_update(m->params, s->grads, s->adam_m, s->adam_v, s->n_params, &s->opt, lr,
+                         s->step);
+        if (s->cfg->ema_decay > 0.0f) {
+            /* warm-up of the EMA so early epochs are not dominated by the init */
+            float d = s->cfg->ema_decay, w = (1.0f + (float)s->step) / (10.0f + (float)s->step);
+            dsbi_ema_update(s->ema, m->params, s->n_params, d < w ? d : w);
+        } else {
+            memcpy(s->ema, m->params, s->n_params * sizeof(float));
+        }
+        acc += loss;
+    }
+    *mean_loss = acc / (double)nb;
+    return DSBI_STATUS_OK;
+}
+
+/* Validation loss with the EMA weights and a fixed noise stream, so the curve
+ * measures the model rather than the noise draw. */
+static double val_loss(fit_state *s, const float *theta, const float *x, size_t n) {
+    if (n == 0) return NAN;
+    dsbi_model *m = s->m;
+    dsbi_rng r;
+    dsbi_rng_init(&r, s->cfg->seed, RNG_STREAM_VAL);
+    double acc = 0.0;
+    size_t rows = 0;
+    for (size_t i = 0; i < n; i += s->B) {
+        size_t B = n - i < s->B ? n - i : s->B;
+        double l = dsbi_diffusion_loss(&m->dm, s->ema, NULL, &s->ws, theta + i * m->D,
+                                       x + i * m->K, B, &r);
+        acc += l * (double)B;
+        rows += B;
+    }
+    return acc / (double)rows;
+}
+
+static int check_train_config(const dsbi_train_config *c) {
+    if (c->epochs == 0 || c->epochs > 10000000)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "epochs must be 1..1e7 (got %zu)", c->epochs);
+    if (c->batch_size == 0 || c->batch_size > 1000000)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "batch size must be 1..1e6 (got %zu)", c->batch_size);
+    if (!(c->lr > 0.0f) || !(c->lr_min >= 0.0f) || !isfinite(c->lr))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "learning rate must be > 0 (got %g)", (double)c->lr);
+    if (!(c->val_fraction >= 0.0f && c->val_fraction < 1.0f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "validation fraction must be in [0, 1)");
+    if (!(c->ema_decay >= 0.0f && c->ema_decay < 1.0f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "EMA decay must be in [0, 1)");
+    if (!(c->warmup >= 0.0f && c->warmup <= 1.0f) || !(c->clip_norm >= 0.0f) ||
+        !(c->weight_decay >= 0.0f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "warmup in [0,1], clip and weight decay >= 0");
+    return DSBI_STATUS_OK;
+}
+
+/* hist_val points into hist_train's block: only hist_train is freed */
+static int alloc_history(dsbi_model *m, size_t epochs) {
+    free(m->hist_train);
+    m->hist_val = NULL;
+    m->n_hist = 0;
+    m->hist_train = dsbi_malloc(2 * epochs, sizeof(double));
+    if (!m->hist_train) return DSBI_STATUS_ERR_NOMEM;
+    m->hist_val = m->hist_train + epochs;
+    return DSBI_STATUS_OK;
+}
+
+/* The sampling weights after a fit are the EMA weights (or the last ones). */
+static int finish_fit(dsbi_model *m, fit_state *s, int status) {
+    memcpy(m->params, s->ema, s->n_params * sizeof(float));
+    m->trained = 1;
+    fit_state_free(s);
+    return status;
+}
+
+int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_config *cfg) {
+    dsbi_clear_error();
+    dsbi_train_config def = dsbi_train_config_default();
+    if (!cfg) cfg = &def;
+    int st = check_train_config(cfg);
+    if (st) return st;
+    size_t n = dsbi_dataset_size(ds), D = m->D, K = m->K;
+    if (dsbi_dataset_dim_theta(ds) != D || dsbi_dataset_dim_x(ds) != K)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "dataset has theta %zu / x %zu columns, the model expects %zu / %zu",
+                         dsbi_dataset_dim_theta(ds), dsbi_dataset_dim_x(ds), D, K);
+    size_t n_val = (size_t)floor(cfg->val_fraction * (double)n);
+    if (n - n_val < 2)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "need at least 2 training rows (have %zu)", n - n_val);
+    size_t n_tr = n - n_val;
+    /* split rows at random, then standardize with training statistics */
+    float *buf = dsbi_malloc(n, (D + K) * sizeof(float));
+    size_t *perm = dsbi_malloc(n, sizeof(size_t));
+    if (!buf || !perm) {
+        free(buf);
+        free(perm);
+        return DSBI_STATUS_ERR_NOMEM;
+    }
+    dsbi_rng rs;
+    dsbi_rng_init(&rs, cfg->seed, RNG_STREAM_SPLIT);
+    shuffle(perm, n, &rs);
+    float *th = buf, *xx = buf + n * D;
+    const float *T = dsbi_dataset_theta(ds), *X = dsbi_dataset_x(ds);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(th + i * D, T + perm[i] * D, D * sizeof(float));
+        memcpy(xx + i * K, X + perm[i] * K, K * sizeof(float));
+    }
+    free(perm);
+    dsbi_fit_standardization(th, n_tr, D, m->theta_mean, m->theta_std);
+    dsbi_fit_standardization(xx, n_tr, K, m->x_mean, m->x_std);
+    standardize(th, th, n, D, m->theta_mean, m->theta_std);
+    standardize(xx, xx, n, K, m->x_mean, m->x_std);
+
+    size_t B = cfg->batch_size < n_tr ? cfg->batch_size : n_tr;
+    fit_state s;
+    if ((st = alloc_history(m, cfg->epochs)) || (st = fit_state_init(&s, m, cfg, n_tr, n_tr / B))) {
+        free(buf);
+        return st;
+    }
+    double t0 = dsbi_now();
+    for (size_t e = 0; e < cfg->epochs; e++) {
+        double tl;
+        if ((st = run_epoch(&s, th, xx, n_tr, &tl))) break;
+        double vl = val_loss(&s, th + n_tr * D, xx + n_tr * K, n_val);
+        m->hist_train[e] = tl;
+        m->hist_val[e] = vl;
+        m->n_hist = e + 1;
+        if (cfg->progress && cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0)) {
+            st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
+            break;
+        }
+    }
+    free(buf);
+    return finish_fit(m, &s, st);
+}
+
+int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_train_config *cfg) {
+    dsbi_clear_error();
+    dsbi_train_config def = dsbi_train_config_default();
+    if (!cfg) cfg = &def;
+    int st = check_train_config(cfg);
+    if (st) return st;
+    if (!sim || sim->dim_theta != m->D || sim->dim_x != m->K)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "simulator dimensions do not match the model");
+    size_t n = cfg->sims_per_epoch, D = m->D, K = m->K;
+    size_t n_val = (size_t)floor(cfg->val_fraction * (double)n);
+    if (n < 2) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "sims_per_epoch must be >= 2");
+    /* the validation set and the standardization come from one pilot simulation */
+    dsbi_dataset *pilot = NULL;
+    size_t dropped = 0;
+    if ((st = dsbi_dataset_simulate(sim, n + n_val, cfg->seed ^ 0x5eed, &pilot, &dropped))) return st;
+    size_t np = dsbi_dataset_size(pilot);
+    dsbi_fit_standardization(dsbi_dataset_theta(pilot), np, D, m->theta_mean, m->theta_std);
+    dsbi_fit_standardization(dsbi_dataset_x(pilot), np, K, m->x_mean, m->x_std);
+    size_t nv = n_val < np ? n_val : 0;
+    float *vbuf = dsbi_malloc(nv ? nv : 1, (D + K) * sizeof(float));
+    float *tbuf = dsbi_malloc(n, (D + K) * sizeof(float));
+    fit_state s;
+    size_t B = cfg->batch_size < n ? cfg->batch_size : n;
+    if (!vbuf || !tbuf || (st = alloc_history(m, cfg->epochs)) ||
+        (st = fit_state_init(&s, m, cfg, n, n / B))) {
+        free(vbuf);
+        free(tbuf);
+        dsbi_dataset_free(pilot);
+        return st ? st : DSBI_STATUS_ERR_NOMEM;
+    }
+    standardize(vbuf, dsbi_dataset_theta(pilot) + (np - nv) * D, nv, D, m->theta_mean, m->theta_std);
+    standardize(vbuf + nv * D, dsbi_dataset_x(pilot) + (np - nv) * K, nv, K, m->x_mean, m->x_std);
+    dsbi_dataset_free(pilot);
+    double t0 = dsbi_now();
+    for (size_t e = 0; e < cfg->epochs && !st; e++) {
+        dsbi_dataset *ds = NULL;
+        size_t drop = 0;
+        if ((st = dsbi_dataset_simulate(sim, n, cfg->seed + 7919 * (e + 1), &ds, &drop))) break;
+        if (drop && cfg->log) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "epoch %zu: dropped %zu of %zu simulations with non-finite values",
+                     e + 1, drop, n);
+            cfg->log(cfg->user, msg);
+        }
+        size_t nn = dsbi_dataset_size(ds);
+        standardize(tbuf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
+        standardize(tbuf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
+        dsbi_dataset_free(ds);
+        double tl;
+        if (nn < 2) {
+            st = dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "epoch %zu: fewer than 2 finite simulations", e + 1);
+            break;
+        }
+        if ((st = run_epoch(&s, tbuf, tbuf + nn * D, nn, &tl))) break;
+        double vl = val_loss(&s, vbuf, vbuf + nv * D, nv);
+        m->hist_train[e] = tl;
+        m->hist_val[e] = vl;
+        m->n_hist = e + 1;
+        if (cfg->progress && cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0))
+            st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
+    }
+    free(vbuf);
+    free(tbuf);
+    return finish_fit(m, &s, st);
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+typedef struct denoise_ctx {
+    const dsbi_model *m;
+    dsbi_diff_ws *ws;
+} denoise_ctx;
+
+static void model_denoise(void *ctx, const float *z, double t, size_t B, float *xhat) {
+    denoise_ctx *c = ctx;
+    dsbi_diffusion_denoise(&c->m->dm, c->m->params, c->ws, z, t, B, xhat);
+}
+
+int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sample_config *cfg,
+                      float *theta, dsbi_sample_stats *stats) {
+    dsbi_clear_error();
+    dsbi_sample_config def = dsbi_sample_config_default();
+    if (!cfg) cfg = &def;
+    if (!dsbi_sampler_lookup(cfg->sampler))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown sampler %d", (int)cfg->sampler);
+    if (cfg->steps == 0 || cfg->steps > 1000000)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "steps must be 1..1e6 (got %zu)", cfg->steps);
+    if (!(cfg->stop_time >= 0.0f && cfg->stop_time < 1.0f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "stop time must be in [0, 1) (got %g)",
+                         (double)cfg->stop_time);
+    if (!(cfg->eta >= 0.0f && cfg->eta <= 1.0f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "eta must be in [0, 1]");
+    size_t nfe = dsbi_sampler_nfe(cfg);
+    if (cfg->max_nfe && nfe > cfg->max_nfe)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "sampler '%s' with %zu steps needs %zu network evaluations per draw, "
+                         "over the budget --max-nfe %zu", dsbi_sampler_name(cfg->sampler),
+                         cfg->steps, nfe, cfg->max_nfe);
+    const size_t D = m->D, K = m->K;
+    float *xs = dsbi_malloc(K, sizeof(float));
+    if (!xs) return DSBI_STATUS_ERR_NOMEM;
+    for (size_t k = 0; k < K; k++) {
+        if (!isfinite(x_obs[k])) {
+            free(xs);
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID, "observation value %zu is not finite", k + 1);
+        }
+        xs[k] = (x_obs[k] - m->x_mean[k]) / m->x_std[k];
+    }
+    double t0 = dsbi_now();
+    size_t n_chunks = (n + SAMPLE_CHUNK - 1) / SAMPLE_CHUNK;
+    int threads = dsbi_get_threads();
+    int par = threads > 1 && n_chunks > 1;
+    if (par) openblas_set_num_threads(1);
+    int status = DSBI_STATUS_OK;
+    char errbuf[512] = "";
+#pragma omp parallel num_threads(par ? threads : 1)
+    {
+        dsbi_diff_ws ws;
+        size_t cap = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
+        float *buf = NULL;
+        int st = dsbi_diff_ws_create(&ws, &m->dm, cap, 0);
+        if (!st && !(buf = dsbi_malloc(4 * cap, D * sizeof(float)))) st = DSBI_STATUS_ERR_NOMEM;
+        if (!st) {
+            denoise_ctx dc = {m, &ws};
+            dsbi_field field = {&m->dm.sched, D, model_denoise, &dc};
+#pragma omp for schedule(dynamic, 1)
+            for (size_t c = 0; c < n_chunks; c++) {
+                size_t r0 = c * SAMPLE_CHUNK, B = n - r0 < SAMPLE_CHUNK ? n - r0 : SAMPLE_CHUNK;
+                dsbi_rng rng;
+                dsbi_rng_init(&rng, cfg->seed, RNG_STREAM_SAMPLE + c);
+                float *z = buf + 3 * cap * D;
+                dsbi_sampler_init_noise(&m->dm.sched, z, B * D, &rng);
+                dsbi_diffusion_set_condition(&m->dm, &ws, xs, B);
+                int s2 = dsbi_integrate(&field, cfg, z, B, buf, &rng);
+                if (s2) {
+#pragma omp critical
+                    {
+                        status = s2;
+                        snprintf(errbuf, sizeof errbuf, "%s", dsbi_last_error());
+                    }
+                }
+                for (size_t i = 0; i < B; i++)
+                    for (size_t d = 0; d < D; d++)
+                        theta[(r0 + i) * D + d] = z[i * D + d] * m->theta_std[d] + m->theta_mean[d];
+            }
+        } else {
+#pragma omp critical
+            {
+                status = st;
+                snprintf(errbuf, sizeof errbuf, "%s", dsbi_last_error());
+            }
+        }
+        free(buf);
+        dsbi_diff_ws_free(&ws);
+    }
+    if (par) openblas_set_num_threads(threads);
+    free(xs);
+    if (status) dsbi_fail(status, "%s", errbuf); /* worker messages are thread-local */
+    if (stats) {
+        stats->nfe = nfe;
+        stats->seconds = dsbi_now() - t0;
+    }
+    return status;
+}

@@ -1,0 +1,23 @@
+/* The approximator a user holds: standardization + inference network. */
+#ifndef DSBI_MODEL_H
+#define DSBI_MODEL_H
+
+#include "gen/diffusion.h"
+
+struct dsbi_model {
+    dsbi_model_config cfg;
+    size_t D, K;
+    dsbi_diffusion dm;
+    float *params;                 /* weights used for sampling (EMA after fit) */
+    float *theta_mean, *theta_std; /* D each */
+    float *x_mean, *x_std;         /* K each */
+    int trained;
+    double *hist_train, *hist_val;
+    size_t n_hist;
+    char **theta_names, **x_names; /* D / K names or NULL */
+};
+
+/* Fits mean and sd per column of n x d rows (sd floor 1e-12 -> 1). */
+void dsbi_fit_standardization(const float *a, size_t n, size_t d, float *mean, float *sd);
+
+#endif

@@ -1,0 +1,62 @@
+/* Names of the design choices, for the CLI, model files and messages. */
+#include "approx/model.h"
+#include <string.h>
+
+static const char *const schedule_names[] = {"edm", "cosine", "edm-ve"};
+static const char *const prediction_names[] = {"F", "noise", "x", "v", "score"};
+static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood"};
+static const char *const activation_names[] = {"silu", "gelu", "mish", "tanh", "relu"};
+static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m"};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *name_of(const char *const *names, size_t n, int v) {
+    return v >= 0 && (size_t)v < n ? names[v] : "unknown";
+}
+
+static int parse_of(const char *const *names, size_t n, const char *s) {
+    if (!s) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(names[i], s) == 0) return (int)i;
+    return -1;
+}
+
+const char *dsbi_schedule_name(dsbi_schedule s) { return name_of(schedule_names, COUNT(schedule_names), s); }
+const char *dsbi_prediction_name(dsbi_prediction p) { return name_of(prediction_names, COUNT(prediction_names), p); }
+const char *dsbi_weighting_name(dsbi_weighting w) { return name_of(weighting_names, COUNT(weighting_names), w); }
+const char *dsbi_activation_name(dsbi_activation a) { return name_of(activation_names, COUNT(activation_names), a); }
+const char *dsbi_sampler_name(dsbi_sampler s) { return name_of(sampler_names, COUNT(sampler_names), s); }
+int dsbi_schedule_parse(const char *s) { return parse_of(schedule_names, COUNT(schedule_names), s); }
+int dsbi_prediction_parse(const char *s) {
+    if (s && !strcasecmp(s, "eps")) return DSBI_PREDICTION_NOISE;
+    return parse_of(prediction_names, COUNT(prediction_names), s);
+}
+int dsbi_weighting_parse(const char *s) { return parse_of(weighting_names, COUNT(weighting_names), s); }
+int dsbi_activation_parse(const char *s) { return parse_of(activation_names, COUNT(activation_names), s); }
+int dsbi_sampler_parse(const char *s) { return parse_of(sampler_names, COUNT(sampler_names), s); }
+
+char *dsbi_model_describe(const dsbi_model *m) {
+    const dsbi_model_config *c = &m->cfg;
+    size_t cap = 1024 + 32 * (m->D + m->K);
+    char *s = dsbi_malloc(cap, 1);
+    if (!s) return NULL;
+    int n = snprintf(s, cap,
+                     "conditional diffusion model, theta %zu dims, x %zu dims\n"
+                     "  schedule %s, prediction %s, weighting %s\n"
+                     "  network: %s MLP %zu x %zu, %s, layer norm %s, %s time embedding (%zu features)\n"
+                     "  parameters: %zu, trained: %s, epochs recorded: %zu\n",
+                     m->D, m->K, dsbi_schedule_name(c->schedule), dsbi_prediction_name(c->prediction),
+                     dsbi_weighting_name(c->weighting), c->residual ? "residual" : "plain", c->depth,
+                     c->width, dsbi_activation_name(c->activation), c->layer_norm ? "on" : "off",
+                     c->time_embedding == DSBI_TIME_FOURIER ? "random Fourier" : "sinusoidal",
+                     c->time_features, m->dm.net.n_params, m->trained ? "yes" : "no", m->n_hist);
+    size_t len = (size_t)n;
+    for (size_t j = 0; j < m->D && len < cap - 64; j++)
+        len += (size_t)snprintf(s + len, cap - len, "  theta %-12s mean %10.4g  sd %10.4g\n",
+                                m->theta_names ? m->theta_names[j] : "", (double)m->theta_mean[j],
+                                (double)m->theta_std[j]);
+    if (m->n_hist && len < cap - 64)
+        snprintf(s + len, cap - len, "  final loss: train %.4g, validation %.4g\n",
+                 m->hist_train[m->n_hist - 1], m->hist_val[m->n_hist - 1]);
+    return s;
+}

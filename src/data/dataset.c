@@ -1,0 +1,105 @@
+/*
+ * Datasets of (theta, x) pairs: built from arrays or by running a simulator.
+ * Rows with a non-finite value are never trained on: they are counted and
+ * dropped here, and the count is returned so callers can report it.
+ */
+#include "internal.h"
+#include <math.h>
+#include <string.h>
+
+struct dsbi_dataset {
+    size_t n, D, K;
+    float *theta, *x;
+};
+
+static int row_finite(const float *a, size_t d) {
+    for (size_t j = 0; j < d; j++)
+        if (!isfinite(a[j])) return 0;
+    return 1;
+}
+
+dsbi_dataset *dsbi_dataset_from_arrays(const float *theta, const float *x, size_t n, size_t D,
+                                       size_t K, size_t *n_dropped) {
+    if (D == 0 || K == 0) {
+        dsbi_fail(DSBI_STATUS_ERR_INVALID, "dataset needs at least one theta and one x column");
+        return NULL;
+    }
+    dsbi_dataset *ds = dsbi_calloc(1, sizeof *ds);
+    if (!ds) return NULL;
+    ds->theta = dsbi_malloc(n ? n : 1, (D + K) * sizeof(float));
+    if (!ds->theta) {
+        free(ds);
+        return NULL;
+    }
+    ds->D = D;
+    ds->K = K;
+    /* one block: the kept theta rows, then the kept x rows, in input order */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (row_finite(theta + i * D, D) && row_finite(x + i * K, K)) kept++;
+    ds->x = ds->theta + kept * D;
+    size_t r = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(row_finite(theta + i * D, D) && row_finite(x + i * K, K))) continue;
+        memcpy(ds->theta + r * D, theta + i * D, D * sizeof(float));
+        memcpy(ds->x + r * K, x + i * K, K * sizeof(float));
+        r++;
+    }
+    ds->n = kept;
+    if (n_dropped) *n_dropped = n - kept;
+    return ds;
+}
+
+int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, dsbi_dataset **out,
+                          size_t *n_dropped) {
+    *out = NULL;
+    if (!sim || !sim->prior || !sim->simulate || sim->dim_theta == 0 || sim->dim_x == 0)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "simulator is incomplete (prior, simulate, dims)");
+    if (n == 0) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "number of simulations must be > 0");
+    size_t D = sim->dim_theta, K = sim->dim_x;
+    float *theta = dsbi_malloc(n, D * sizeof(float));
+    float *x = dsbi_malloc(n, K * sizeof(float));
+    if (!theta || !x) {
+        free(theta);
+        free(x);
+        return DSBI_STATUS_ERR_NOMEM;
+    }
+    /* prior and simulator draw from separate streams of the same seed */
+    dsbi_rng rp, rs;
+    dsbi_rng_init(&rp, seed, 11);
+    dsbi_rng_init(&rs, seed, 12);
+    int st = sim->prior(sim->ctx, &rp, n, theta);
+    if (st == 0) st = sim->simulate(sim->ctx, &rs, n, theta, x);
+    if (st != 0) {
+        free(theta);
+        free(x);
+        if (st > 0) st = DSBI_STATUS_ERR_SIMULATOR;
+        if (!dsbi_last_error()[0])
+            dsbi_fail(st, "simulator '%s' reported failure (%d)", sim->name ? sim->name : "?", st);
+        return st;
+    }
+    size_t dropped = 0;
+    dsbi_dataset *ds = dsbi_dataset_from_arrays(theta, x, n, D, K, &dropped);
+    free(theta);
+    free(x);
+    if (!ds) return DSBI_STATUS_ERR_NOMEM;
+    if (n_dropped) *n_dropped = dropped;
+    if (ds->n == 0) {
+        dsbi_dataset_free(ds);
+        return dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "all %zu simulations returned non-finite values", n);
+    }
+    *out = ds;
+    return DSBI_STATUS_OK;
+}
+
+void dsbi_dataset_free(dsbi_dataset *ds) {
+    if (!ds) return;
+    free(ds->theta);
+    free(ds);
+}
+
+size_t dsbi_dataset_size(const dsbi_dataset *ds) { return ds->n; }
+size_t dsbi_dataset_dim_theta(const dsbi_dataset *ds) { return ds->D; }
+size_t dsbi_dataset_dim_x(const dsbi_dataset *ds) { return ds->K; }
+const float *dsbi_dataset_theta(const dsbi_dataset *ds) { return ds->theta; }
+const float *dsbi_dataset_x(const dsbi_dataset *ds) { return ds->x; }

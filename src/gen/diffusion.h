@@ -1,0 +1,82 @@
+/*
+ * Conditional diffusion model in the log-SNR formulation (Kingma et al. 2021;
+ * Kingma & Gao 2023; the unified form of the tutorial review, ALGORITHMS.md
+ * 3.1). A schedule maps time t in [0, 1] (0 = data, 1 = noise) to the log
+ * signal-to-noise ratio lambda; z = alpha x + sigma eps with, for VP,
+ * alpha^2 = sigmoid(lambda), sigma^2 = sigmoid(-lambda), and for VE alpha = 1,
+ * sigma^2 = exp(-lambda). Every prediction type is an affine map of the
+ * network output: x_hat = A z + C out, which makes conversions exact.
+ */
+#ifndef DSBI_DIFFUSION_H
+#define DSBI_DIFFUSION_H
+
+#include "nn/nn.h"
+
+typedef struct dsbi_sched {
+    dsbi_schedule kind;
+    int vp;                     /* variance preserving? */
+    double lambda_min, lambda_max;
+    double sigma_min, sigma_max, rho; /* EDM */
+    double shift;                     /* cosine */
+    double t_min, t_max;              /* cosine: truncated time range */
+    double sigma_data;
+} dsbi_sched;
+
+void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, double shift);
+/* Sampling schedule lambda(t) and its derivative d lambda / dt (< 0). */
+double dsbi_sched_lambda(const dsbi_sched *s, double t);
+double dsbi_sched_dlambda(const dsbi_sched *s, double t);
+/* Training noise level for a uniform u in (0,1): lambda and its density. */
+double dsbi_sched_train_lambda(const dsbi_sched *s, double u, double *density);
+void dsbi_sched_alpha_sigma(const dsbi_sched *s, double lambda, double *alpha, double *sigma);
+/* Network time input: lambda normalised to [-1, 1]. */
+double dsbi_sched_time_input(const dsbi_sched *s, double lambda);
+/* Scale of the network's z input, 1 / sqrt(alpha^2 sigma_data^2 + sigma^2). */
+double dsbi_sched_c_in(const dsbi_sched *s, double lambda);
+double dsbi_sched_weight(const dsbi_sched *s, dsbi_weighting w, double lambda, double density);
+
+/* x_hat = A z + C out for a prediction type at noise level lambda. */
+void dsbi_pred_coef(const dsbi_sched *s, dsbi_prediction p, double lambda, double *A, double *C);
+/* Inverse normal CDF (for low-discrepancy EDM noise levels). */
+double dsbi_norm_ppf(double u);
+
+/* The inference network: tape + node ids + design choices. */
+typedef struct dsbi_diffusion {
+    dsbi_net net;
+    int in_z, in_x, in_t, out;
+    size_t D, K;
+    dsbi_sched sched;
+    dsbi_prediction pred;
+    dsbi_weighting weighting;
+} dsbi_diffusion;
+
+int dsbi_diffusion_build(dsbi_diffusion *dm, const dsbi_model_config *cfg, size_t D, size_t K);
+void dsbi_diffusion_free(dsbi_diffusion *dm);
+
+/* Scratch for one batch: network workspace plus per-row noise quantities. */
+typedef struct dsbi_diff_ws {
+    dsbi_ws ws;
+    size_t B;
+    float *eps;       /* B x D */
+    double *row;      /* B x 4: lambda, weight, P, Q */
+} dsbi_diff_ws;
+
+int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int train);
+void dsbi_diff_ws_free(dsbi_diff_ws *w);
+
+/* Denoising loss on a batch (theta, x standardized, B rows) with noise drawn
+ * from rng and low-discrepancy times starting at u0; if grads != NULL the
+ * parameter gradients are accumulated. Returns the mean weighted noise MSE. */
+double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float *grads,
+                           dsbi_diff_ws *w, const float *theta, const float *x, size_t B,
+                           dsbi_rng *rng);
+
+/* Fills the condition input with x (K values) repeated over B rows. */
+void dsbi_diffusion_set_condition(const dsbi_diffusion *dm, dsbi_diff_ws *w, const float *x,
+                                  size_t B);
+/* Denoised estimate x_hat (B x D) at time t for state z (B x D); the condition
+ * must have been set for the same B. */
+void dsbi_diffusion_denoise(const dsbi_diffusion *dm, const float *params, dsbi_diff_ws *w,
+                            const float *z, double t, size_t B, float *xhat);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * Layer kinds as adjacent forward/backward pairs. Buffers written first,
+ * buffers read next, sizes last. Backward functions accumulate (+=) into the
+ * gradient buffers; the caller zeroes them once per step.
+ */
+#include "nn/layers.h"
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- activations */
+
+/* out[i] = f(in[i]) */
+void dsbi_act_forward(float *out, const float *in, size_t n, dsbi_activation act) {
+    switch (act) {
+    case DSBI_ACT_SILU:
+        for (size_t i = 0; i < n; i++) out[i] = in[i] / (1.0f + expf(-in[i]));
+        break;
+    case DSBI_ACT_GELU:
+        for (size_t i = 0; i < n; i++) out[i] = 0.5f * in[i] * (1.0f + erff(in[i] * 0.70710678f));
+        break;
+    case DSBI_ACT_MISH:
+        for (size_t i = 0; i < n; i++) {
+            float x = in[i];
+            float sp = x > 20.0f ? x : log1pf(expf(x));
+            out[i] = x * tanhf(sp);
+        }
+        break;
+    case DSBI_ACT_TANH:
+        for (size_t i = 0; i < n; i++) out[i] = tanhf(in[i]);
+        break;
+    case DSBI_ACT_RELU:
+        for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        break;
+    }
+}
+
+/* d_in[i] += d_out[i] * f'(in[i]) */
+void dsbi_act_backward(float *d_in, const float *d_out, const float *in, size_t n,
+                       dsbi_activation act) {
+    switch (act) {
+    case DSBI_ACT_SILU:
+        /* silu' = s (1 + x (1 - s)), s = sigmoid(x) */
+        for (size_t i = 0; i < n; i++) {
+            float s = 1.0f / (1.0f + expf(-in[i]));
+            d_in[i] += d_out[i] * s * (1.0f + in[i] * (1.0f - s));
+        }
+        break;
+    case DSBI_ACT_GELU:
+        /* gelu' = Phi(x) + x phi(x) */
+        for (size_t i = 0; i < n; i++) {
+            float x = in[i];
+            float cdf = 0.5f * (1.0f + erff(x * 0.70710678f));
+            float pdf = 0.39894228f * expf(-0.5f * x * x);
+            d_in[i] += d_out[i] * (cdf + x * pdf);
+        }
+        break;
+    case DSBI_ACT_MISH:
+        /* mish' = tanh(sp) + x sech^2(sp) sigmoid(x), sp = softplus(x) */
+        for (size_t i = 0; i < n; i++) {
+            float x = in[i];
+            float sp = x > 20.0f ? x : log1pf(expf(x));
+            float th = tanhf(sp);
+            float sg = 1.0f / (1.0f + expf(-x));
+            d_in[i] += d_out[i] * (th + x * (1.0f - th * th) * sg);
+        }
+        break;
+    case DSBI_ACT_TANH:
+        for (size_t i = 0; i < n; i++) {
+            float th = tanhf(in[i]);
+            d_in[i] += d_out[i] * (1.0f - th * th);
+        }
+        break;
+    case DSBI_ACT_RELU:
+        for (size_t i = 0; i < n; i++) d_in[i] += in[i] > 0.0f ? d_out[i] : 0.0f;
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- dense */
+
+/* out (B x O) = in (B x I) . W (I x O) + b (O) */
+void dsbi_dense_forward(float *out, const float *in, const float *w, const float *b, size_t B,
+                        size_t I, size_t O) {
+    for (size_t r = 0; r < B; r++) memcpy(out + r * O, b, O * sizeof(float));
+    dsbi_sgemm(0, 0, B, O, I, 1.0f, in, I, w, O, 1.0f, out, O);
+}
+
+/* dW += in^T dout, db += sum_rows dout, d_in += dout W^T (d_in may be NULL,
+ * dw/db NULL when parameter gradients are not wanted) */
+void dsbi_dense_backward(float *d_in, float *dw, float *db, const float *d_out, const float *in,
+                         const float *w, size_t B, size_t I, size_t O) {
+    if (dw) {
+        dsbi_sgemm(1, 0, I, O, B, 1.0f, in, I, d_out, O, 1.0f, dw, O);
+        for (size_t r = 0; r < B; r++) {
+            const float *g = d_out + r * O;
+            for (size_t j = 0; j < O; j++) db[j] += g[j];
+        }
+    }
+    if (d_in) dsbi_sgemm(0, 1, B, I, O, 1.0f, d_out, O, w, O, 1.0f, d_in, I);
+}
+
+/* ---------------------------------------------------------------- layer norm */
+
+/* y = gamma * (x - mean) * rstd + beta per row; saves mean and rstd */
+void dsbi_layernorm_forward(float *out, float *save, const float *in, const float *gamma,
+                            const float *beta, size_t B, size_t D) {
+    for (size_t r = 0; r < B; r++) {
+        const float *x = in + r * D;
+        double s = 0.0, s2 = 0.0;
+        for (size_t j = 0; j < D; j++) s += x[j];
+        double mean = s / (double)D;
+        for (size_t j = 0; j < D; j++) s2 += (x[j] - mean) * (x[j] - mean);
+        float rstd = (float)(1.0 / sqrt(s2 / (double)D + 1e-5));
+        float m = (float)mean;
+        float *y = out + r * D;
+        for (size_t j = 0; j < D; j++) y[j] = gamma[j] * (x[j] - m) * rstd + beta[j];
+        save[2 * r] = m;
+        save[2 * r + 1] = rstd;
+    }
+}
+
+/* xh = (x - mean) rstd; dx += rstd (g - mean(g) - xh mean(g xh)), g = dy gamma */
+void dsbi_layernorm_backward(float *d_in, float *dgamma, float *dbeta, const float *d_out,
+                             const float *in, const float *save, const float *gamma, size_t B,
+                             size_t D) {
+    for (size_t r = 0; r < B; r++) {
+        const float *x = in + r * D, *dy = d_out + r * D;
+        float m = save[2 * r], rstd = save[2 * r + 1];
+        double sg = 0.0, sgx = 0.0;
+        for (size_t j = 0; j < D; j++) {
+            float xh = (x[j] - m) * rstd;
+            float g = dy[j] * gamma[j];
+            sg += g;
+            sgx += g * xh;
+            if (dgamma) {
+                dgamma[j] += dy[j] * xh;
+                dbeta[j] += dy[j];
+            }
+        }
+        float mg = (float)(sg / (double)D), mgx = (float)(sgx / (double)D);
+        if (d_in) {
+            float *dx = d_in + r * D;
+            for (size_t j = 0; j < D; j++) {
+                float xh = (x[j] - m) * rstd;
+                dx[j] += rstd * (dy[j] * gamma[j] - mg - xh * mgx);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- time embedding */
+
+/* frequency k of a fixed sinusoidal embedding: angular frequencies geometric
+ * from 1 to 30 rad per unit of the time input (which lies in [-1, 1]) */
+static float sinusoidal_freq(size_t k, size_t half) {
+    if (half <= 1) return 1.0f / (2.0f * (float)M_PI);
+    return expf((float)k * logf(30.0f) / (float)(half - 1)) / (2.0f * (float)M_PI);
+}
+
+/* out (B x (1 + 2h)) = [t, sin(2 pi w t), cos(2 pi w t)]; w = params (h) or fixed */
+void dsbi_time_embed_forward(float *out, const float *t, const float *w, size_t B, size_t half,
+                             int fixed) {
+    size_t O = 1 + 2 * half;
+    for (size_t r = 0; r < B; r++) {
+        float *o = out + r * O;
+        o[0] = t[r];
+        for (size_t k = 0; k < half; k++) {
+            float f = fixed ? sinusoidal_freq(k, half) : w[k];
+            float a = 2.0f * (float)M_PI * f * t[r];
+            o[1 + k] = sinf(a);
+            o[1 + half + k] = cosf(a);
+        }
+    }
+}
+
+/* d(sin a)/da = cos a, d(cos a)/da = -sin a, a = 2 pi w t */
+void dsbi_time_embed_backward(float *d_t, float *d_w, const float *d_out, const float *t,
+                              const float *w, size_t B, size_t half, int fixed) {
+    size_t O = 1 + 2 * half;
+    for (size_t r = 0; r < B; r++) {
+        const float *g = d_out + r * O;
+        double dt = g[0];
+        for (size_t k = 0; k < half; k++) {
+            float f = fixed ? sinusoidal_freq(k, half) : w[k];
+            float a = 2.0f * (float)M_PI * f * t[r];
+            float da = g[1 + k] * cosf(a) - g[1 + half + k] * sinf(a);
+            dt += da * 2.0f * (float)M_PI * f;
+            if (d_w && !fixed) d_w[k] += da * 2.0f * (float)M_PI * t[r];
+        }
+        if (d_t) d_t[r] += (float)dt;
+    }
+}

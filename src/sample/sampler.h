@@ -1,0 +1,46 @@
+/*
+ * Integrators of the reverse diffusion from t = 1 (noise) to t = stop_time.
+ * Each sampler is a type object (GSL style) with a name, order, a stochastic
+ * flag, network evaluations per step and a step function; one driver runs the
+ * time loop. A field is anything that returns the denoised estimate x_hat(z,t).
+ */
+#ifndef DSBI_SAMPLER_H
+#define DSBI_SAMPLER_H
+
+#include "gen/diffusion.h"
+
+typedef struct dsbi_field {
+    const dsbi_sched *sched;
+    size_t D;
+    void (*denoise)(void *ctx, const float *z, double t, size_t B, float *xhat);
+    void *ctx;
+} dsbi_field;
+
+typedef struct dsbi_sampler_type {
+    const char *name;
+    int order;
+    int stochastic;
+    size_t nfe_per_step;
+    /* advances z (B x D) from t to t_next < t; step k of K (k = 0 first);
+     * t_prev is the previous step's time (for multistep methods); scratch
+     * holds 3 B D floats and is kept between the steps of one run */
+    void (*step)(const dsbi_field *f, float *z, size_t B, double t_prev, double t, double t_next,
+                 size_t k, size_t K, float *scratch, dsbi_rng *rng, double eta);
+} dsbi_sampler_type;
+
+extern const dsbi_sampler_type *const dsbi_sampler_ddim;
+extern const dsbi_sampler_type *const dsbi_sampler_euler;
+extern const dsbi_sampler_type *const dsbi_sampler_heun;
+extern const dsbi_sampler_type *const dsbi_sampler_em;
+extern const dsbi_sampler_type *const dsbi_sampler_dpm2m;
+const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s);
+
+/* Network evaluations per draw for a configuration (checked against max_nfe). */
+size_t dsbi_sampler_nfe(const dsbi_sample_config *cfg);
+/* Draws the initial state z ~ N(0, (alpha^2 + sigma^2) I) at t = 1 (unit-variance data). */
+void dsbi_sampler_init_noise(const dsbi_sched *s, float *z, size_t n, dsbi_rng *rng);
+/* Runs the time loop on z in place; scratch holds 3 B D floats. */
+int dsbi_integrate(const dsbi_field *f, const dsbi_sample_config *cfg, float *z, size_t B,
+                   float *scratch, dsbi_rng *rng);
+
+#endif
