@@ -130,7 +130,7 @@ const float *dsbi_dataset_x(const dsbi_dataset *ds);     /* n x dim_x, borrowed 
 typedef struct dsbi_table {
     size_t rows, cols;
     float *data;  /* rows x cols */
-    char **names; /* cols names (CSV header, or "c0".. for NPY) */
+    char **names; /* cols names (CSV header, or "c1".. for NPY) */
 } dsbi_table;
 
 /* Reads a table; the format follows the extension (.csv or .npy). Errors name
@@ -215,7 +215,10 @@ typedef struct dsbi_train_config {
     float weight_decay;  /* AdamW decoupled decay [0] */
     float clip_norm;     /* gradient-norm clip, 0 = off [1.5] */
     float ema_decay;     /* EMA of weights used for sampling, 0 = off [0.999] */
-    float val_fraction;  /* validation split of offline data [0.1] */
+    float val_fraction;  /* validation split [0.1] */
+    size_t patience;     /* stop after this many epochs without a better validation
+                            loss, 0 = never [30]; with a validation set the weights
+                            of the best validation epoch are kept either way */
     size_t sims_per_epoch; /* online training: fresh simulations per epoch [10000] */
     uint64_t seed;       /* [0] */
     dsbi_progress_fn progress;

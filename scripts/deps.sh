@@ -4,7 +4,7 @@
 # .ci/run call this script. It says what it installs and does nothing when all
 # packages are present. Set DSBI_NO_INSTALL=1 to only check.
 set -eu
-PKGS="pkg-config libopenblas-dev libcairo2-dev libcjson-dev libcriterion-dev"
+PKGS="pkg-config libopenblas-openmp-dev libcairo2-dev libcjson-dev libcriterion-dev"
 missing=""
 for p in $PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

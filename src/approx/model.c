@@ -51,6 +51,7 @@ dsbi_train_config dsbi_train_config_default(void) {
         .clip_norm = 1.5f,
         .ema_decay = 0.999f,
         .val_fraction = 0.1f,
+        .patience = 30,
         .sims_per_epoch = 10000,
         .seed = 0,
     };
@@ -199,12 +200,25 @@ static void standardize(float *out, const float *in, size_t n, size_t d, const f
 
 /* ---------------------------------------------------------------- training */
 
+/* A batch is split into contiguous row blocks, one per worker thread, each
+ * with its own workspace and gradient buffer (worker 0 uses grads); the
+ * noise is drawn serially first, so only the summation order of the
+ * gradients depends on the thread count. */
+#define MAX_WORKERS 64
+#define MIN_ROWS_PER_WORKER 32
+
 typedef struct fit_state {
     dsbi_model *m;
     const dsbi_train_config *cfg;
     size_t B, n_params;
-    float *grads, *adam_m, *adam_v, *ema;
-    dsbi_diff_ws ws;
+    float *grads, *adam_m, *adam_v, *ema, *best;
+    double best_val;
+    size_t best_epoch, since_best;
+    int n_workers;
+    dsbi_diff_ws ws[MAX_WORKERS];
+    float *wgrads;  /* (n_workers - 1) x n_params */
+    float *eps;     /* B x D */
+    double *u;      /* B */
     float *bt, *bx; /* batch buffers B x D, B x K */
     size_t *perm;
     size_t perm_n;
@@ -215,7 +229,11 @@ typedef struct fit_state {
 
 static void fit_state_free(fit_state *s) {
     free(s->grads);
-    dsbi_diff_ws_free(&s->ws);
+    for (int t = 0; t < s->n_workers; t++) dsbi_diff_ws_free(&s->ws[t]);
+    if (s->n_workers > 1) openblas_set_num_threads(dsbi_get_threads());
+    free(s->wgrads);
+    free(s->eps);
+    free(s->u);
     free(s->bt);
     free(s->perm);
 }
@@ -227,17 +245,32 @@ static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *
     s->cfg = cfg;
     s->B = cfg->batch_size;
     s->n_params = m->dm.net.n_params;
-    s->grads = dsbi_malloc(4 * s->n_params, sizeof(float));
+    int threads = dsbi_get_threads();
+    size_t w = s->B / MIN_ROWS_PER_WORKER;
+    s->n_workers = (int)(w < 1 ? 1 : (w < (size_t)threads ? w : (size_t)threads));
+    if (s->n_workers > MAX_WORKERS) s->n_workers = MAX_WORKERS;
+    s->grads = dsbi_malloc(5 * s->n_params, sizeof(float));
     s->bt = dsbi_malloc(s->B * (m->D + m->K), sizeof(float));
     s->perm = dsbi_malloc(max_rows, sizeof(size_t));
-    if (!s->grads || !s->bt || !s->perm) goto fail;
+    s->eps = dsbi_malloc(s->B * m->D, sizeof(float));
+    s->u = dsbi_malloc(s->B, sizeof(double));
+    if (s->n_workers > 1) s->wgrads = dsbi_malloc((size_t)(s->n_workers - 1) * s->n_params, sizeof(float));
+    if (!s->grads || !s->bt || !s->perm || !s->eps || !s->u || (s->n_workers > 1 && !s->wgrads))
+        goto fail;
     s->adam_m = s->grads + s->n_params;
     s->adam_v = s->adam_m + s->n_params;
     s->ema = s->adam_v + s->n_params;
+    s->best = s->ema + s->n_params;
+    s->best_val = INFINITY;
+    s->best_epoch = 0;
     memset(s->adam_m, 0, 2 * s->n_params * sizeof(float));
     memcpy(s->ema, m->params, s->n_params * sizeof(float));
     s->bx = s->bt + s->B * m->D;
-    if (dsbi_diff_ws_create(&s->ws, &m->dm, s->B, 1)) goto fail;
+    size_t rows = (s->B + (size_t)s->n_workers - 1) / (size_t)s->n_workers;
+    for (int t = 0; t < s->n_workers; t++)
+        if (dsbi_diff_ws_create(&s->ws[t], &m->dm, t == 0 ? s->B : rows, 1)) goto fail;
+    /* the workers run single-threaded BLAS side by side */
+    if (s->n_workers > 1) openblas_set_num_threads(1);
     s->total_steps = cfg->epochs * steps_per_epoch;
     dsbi_rng_init(&s->rng, cfg->seed, RNG_STREAM_TRAIN);
     s->opt = (dsbi_adam){.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
@@ -259,6 +292,39 @@ static void shuffle(size_t *perm, size_t n, dsbi_rng *rng) {
     }
 }
 
+/* Loss and gradients (into s->grads) of the B rows in s->bt / s->bx. */
+static double batch_loss(fit_state *s, const float *params, size_t B) {
+    dsbi_model *m = s->m;
+    const size_t D = m->D, K = m->K, P = s->n_params;
+    dsbi_diffusion_draw_noise(&m->dm, &s->rng, B, s->eps, s->u);
+    int T = s->n_workers;
+    if (T == 1 || B < (size_t)T * MIN_ROWS_PER_WORKER / 2) {
+        memset(s->grads, 0, P * sizeof(float));
+        return dsbi_diffusion_loss(&m->dm, params, s->grads, &s->ws[0], s->bt, s->bx, s->eps, s->u,
+                                   B, B);
+    }
+    double part[MAX_WORKERS];
+    size_t rows = (B + (size_t)T - 1) / (size_t)T;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num();
+        size_t r0 = (size_t)t * rows, r1 = r0 + rows < B ? r0 + rows : B;
+        float *g = t == 0 ? s->grads : s->wgrads + (size_t)(t - 1) * P;
+        memset(g, 0, P * sizeof(float));
+        part[t] = r1 > r0 ? dsbi_diffusion_loss(&m->dm, params, g, &s->ws[t], s->bt + r0 * D,
+                                                s->bx + r0 * K, s->eps + r0 * D, s->u + r0,
+                                                r1 - r0, B)
+                          : 0.0;
+#pragma omp barrier
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < P; i++)
+            for (int k = 1; k < T; k++) s->grads[i] += s->wgrads[(size_t)(k - 1) * P + i];
+    }
+    double loss = 0.0;
+    for (int t = 0; t < T; t++) loss += part[t];
+    return loss;
+}
+
 /* One pass over n standardized rows in shuffled full batches (the last
  * partial batch is dropped; a set smaller than a batch is used whole). */
 static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n, double *mean_loss) {
@@ -273,9 +339,7 @@ static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n,
             memcpy(s->bt + i * D, theta + r * D, D * sizeof(float));
             memcpy(s->bx + i * K, x + r * K, K * sizeof(float));
         }
-        memset(s->grads, 0, s->n_params * sizeof(float));
-        double loss = dsbi_diffusion_loss(&m->dm, m->params, s->grads, &s->ws, s->bt, s->bx, B,
-                                          &s->rng);
+        double loss = batch_loss(s, m->params, B);
         if (!isfinite(loss))
             return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
                              "training loss became non-finite at step %zu; lower --lr or check "
@@ -310,8 +374,9 @@ static double val_loss(fit_state *s, const float *theta, const float *x, size_t 
     size_t rows = 0;
     for (size_t i = 0; i < n; i += s->B) {
         size_t B = n - i < s->B ? n - i : s->B;
-        double l = dsbi_diffusion_loss(&m->dm, s->ema, NULL, &s->ws, theta + i * m->D,
-                                       x + i * m->K, B, &r);
+        dsbi_diffusion_draw_noise(&m->dm, &r, B, s->eps, s->u);
+        double l = dsbi_diffusion_loss(&m->dm, s->ema, NULL, &s->ws[0], theta + i * m->D,
+                                       x + i * m->K, s->eps, s->u, B, B);
         acc += l * (double)B;
         rows += B;
     }
@@ -346,9 +411,31 @@ static int alloc_history(dsbi_model *m, size_t epochs) {
     return DSBI_STATUS_OK;
 }
 
-/* The sampling weights after a fit are the EMA weights (or the last ones). */
+/* Records the epoch's validation loss; returns 1 when patience ran out. The
+ * best weights are kept (EMA weights, as used for sampling). */
+static int track_best(fit_state *s, size_t epoch, double vl) {
+    if (!isfinite(vl)) return 0;
+    if (vl < s->best_val) {
+        s->best_val = vl;
+        s->best_epoch = epoch;
+        s->since_best = 0;
+        memcpy(s->best, s->ema, s->n_params * sizeof(float));
+        return 0;
+    }
+    s->since_best++;
+    return s->cfg->patience && s->since_best >= s->cfg->patience;
+}
+
+/* The sampling weights after a fit: those of the best validation epoch, or
+ * the final EMA weights without a validation set. */
 static int finish_fit(dsbi_model *m, fit_state *s, int status) {
-    memcpy(m->params, s->ema, s->n_params * sizeof(float));
+    memcpy(m->params, s->best_epoch ? s->best : s->ema, s->n_params * sizeof(float));
+    if (s->best_epoch && s->best_epoch < m->n_hist && s->cfg->log) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "kept the weights of epoch %zu (lowest validation loss %.4f) of %zu",
+                 s->best_epoch, s->best_val, m->n_hist);
+        s->cfg->log(s->cfg->user, msg);
+    }
     m->trained = 1;
     fit_state_free(s);
     return status;
@@ -410,6 +497,7 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
             st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
             break;
         }
+        if (track_best(&s, e + 1, vl)) break;
     }
     free(buf);
     return finish_fit(m, &s, st);
@@ -475,6 +563,8 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
         m->n_hist = e + 1;
         if (cfg->progress && cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0))
             st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
+        else if (track_best(&s, e + 1, vl))
+            break;
     }
     free(vbuf);
     free(tbuf);

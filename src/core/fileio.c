@@ -40,15 +40,14 @@ int dsbi_write_atomic(const char *path, const void *const *parts, const size_t *
         free(tmp);
         return dsbi_fail(DSBI_STATUS_ERR_IO, "%s: cannot open for writing: %s", path, strerror(e));
     }
-    int ok = 1;
+    int ok = 1, e = 0;
     for (size_t i = 0; i < n_parts && ok; i++)
-        if (sizes[i] && fwrite(parts[i], 1, sizes[i], f) != sizes[i]) ok = 0;
-    if (fflush(f) != 0) ok = 0;
-    if (ok && fsync(fileno(f)) != 0) ok = 0;
-    int e = errno;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok || rename(tmp, path) != 0) {
-        if (!e) e = errno;
+        if (sizes[i] && fwrite(parts[i], 1, sizes[i], f) != sizes[i]) ok = 0, e = errno;
+    if (ok && fflush(f) != 0) ok = 0, e = errno;
+    if (ok && fsync(fileno(f)) != 0) ok = 0, e = errno;
+    if (fclose(f) != 0 && ok) ok = 0, e = errno;
+    if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
+    if (!ok) {
         remove(tmp);
         free(tmp);
         return dsbi_fail(DSBI_STATUS_ERR_IO, "%s: write failed: %s", path, strerror(e));

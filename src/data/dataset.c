@@ -53,6 +53,7 @@ dsbi_dataset *dsbi_dataset_from_arrays(const float *theta, const float *x, size_
 int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, dsbi_dataset **out,
                           size_t *n_dropped) {
     *out = NULL;
+    dsbi_clear_error();
     if (!sim || !sim->prior || !sim->simulate || sim->dim_theta == 0 || sim->dim_x == 0)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "simulator is incomplete (prior, simulate, dims)");
     if (n == 0) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "number of simulations must be > 0");
@@ -71,11 +72,13 @@ int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, ds
     int st = sim->prior(sim->ctx, &rp, n, theta);
     if (st == 0) st = sim->simulate(sim->ctx, &rs, n, theta, x);
     if (st != 0) {
+        int code = st;
         free(theta);
         free(x);
         if (st > 0) st = DSBI_STATUS_ERR_SIMULATOR;
         if (!dsbi_last_error()[0])
-            dsbi_fail(st, "simulator '%s' reported failure (%d)", sim->name ? sim->name : "?", st);
+            dsbi_fail(st, "simulator '%s' reported failure (returned %d)", sim->name ? sim->name : "?",
+                      code);
         return st;
     }
     size_t dropped = 0;

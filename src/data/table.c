@@ -74,10 +74,21 @@ static int parse_header(const char *path, char *line, dsbi_table *t) {
         while (*p == ' ' || *p == '\t') p++;
         char *start = p, *end;
         if (*p == '"') {
+            /* quoted name: "" stands for one quote; unescaped in place */
             start = ++p;
-            while (*p && *p != '"') p++;
-            end = p;
-            if (*p == '"') p++;
+            char *w = p;
+            while (*p) {
+                if (*p == '"' && p[1] == '"') {
+                    *w++ = '"';
+                    p += 2;
+                } else if (*p == '"') {
+                    p++;
+                    break;
+                } else {
+                    *w++ = *p++;
+                }
+            }
+            end = w;
             while (*p && *p != ',') p++;
         } else {
             while (*p && *p != ',') p++;
@@ -141,7 +152,7 @@ static int read_csv(const char *path, dsbi_table *t) {
     /* count data lines to size the allocation, bounded by the file size */
     size_t rows_max = 0;
     for (char *q = nl; *q; q++)
-        if (*q == '\n') rows_max++;
+        if (*q == '\n' || (*q == '\r' && q[1] != '\n')) rows_max++;
     rows_max++;
     if (rows_max > len / (2 * C) + 1) rows_max = len / (2 * C) + 1;
     t->data = dsbi_malloc(rows_max ? rows_max : 1, C * sizeof(float));
@@ -216,32 +227,77 @@ static int read_csv(const char *path, dsbi_table *t) {
     return DSBI_STATUS_OK;
 }
 
+/* growing output buffer */
+typedef struct strbuf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} strbuf;
+
+static void sb_reserve(strbuf *b, size_t extra) {
+    if (b->oom || b->n + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + extra + 1) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) {
+        b->oom = 1;
+        return;
+    }
+    b->p = q;
+    b->cap = cap;
+}
+
+static void sb_put(strbuf *b, const char *s, size_t len) {
+    sb_reserve(b, len);
+    if (b->oom) return;
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+}
+
+/* a header name, quoted (with "" escapes) when it holds a comma, quote or newline */
+static void sb_name(strbuf *b, const char *name) {
+    if (!strpbrk(name, ",\"\r\n")) {
+        sb_put(b, name, strlen(name));
+        return;
+    }
+    sb_put(b, "\"", 1);
+    for (const char *c = name; *c; c++) {
+        if (*c == '"') sb_put(b, "\"\"", 2);
+        else sb_put(b, c, 1);
+    }
+    sb_put(b, "\"", 1);
+}
+
 static int write_csv(const char *path, const float *data, size_t rows, size_t cols,
                      const char *const *names) {
-    /* a CSV of floats printed with %.9g (round-trips float32 exactly) */
-    size_t cap = 64 + cols * 24 * (rows + 1);
-    char *buf = dsbi_malloc(cap, 1);
-    if (!buf) return DSBI_STATUS_ERR_NOMEM;
-    size_t n = 0;
+    strbuf b = {0};
+    char num[48];
     for (size_t j = 0; j < cols; j++) {
-        int w = names ? snprintf(buf + n, cap - n, "%s%s", j ? "," : "", names[j])
-                      : snprintf(buf + n, cap - n, "%sc%zu", j ? "," : "", j + 1);
-        n += (size_t)w;
-        if (n >= cap - 32) {
-            free(buf);
-            return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: column names too long", path);
+        if (j) sb_put(&b, ",", 1);
+        if (names) {
+            sb_name(&b, names[j] ? names[j] : "");
+        } else {
+            int w = snprintf(num, sizeof num, "c%zu", j + 1);
+            sb_put(&b, num, (size_t)w);
         }
     }
-    buf[n++] = '\n';
-    for (size_t i = 0; i < rows; i++) {
-        for (size_t j = 0; j < cols; j++)
-            n += (size_t)snprintf(buf + n, cap - n, "%s%.9g", j ? "," : "", (double)data[i * cols + j]);
-        buf[n++] = '\n';
+    sb_put(&b, "\n", 1);
+    /* %.9g round-trips float32 exactly */
+    for (size_t i = 0; i < rows && !b.oom; i++) {
+        for (size_t j = 0; j < cols; j++) {
+            int w = snprintf(num, sizeof num, "%s%.9g", j ? "," : "", (double)data[i * cols + j]);
+            sb_put(&b, num, (size_t)w);
+        }
+        sb_put(&b, "\n", 1);
     }
-    const void *parts[1] = {buf};
-    size_t sizes[1] = {n};
+    if (b.oom) {
+        free(b.p);
+        return dsbi_fail(DSBI_STATUS_ERR_NOMEM, "%s: out of memory formatting the table", path);
+    }
+    const void *parts[1] = {b.p};
+    size_t sizes[1] = {b.n};
     int st = dsbi_write_atomic(path, parts, sizes, 1);
-    free(buf);
+    free(b.p);
     return st;
 }
 

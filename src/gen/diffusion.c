@@ -66,13 +66,33 @@ double dsbi_sched_dlambda(const dsbi_sched *s, double t) {
 }
 
 double dsbi_norm_ppf(double u) {
-    /* bisection on the CDF, then two Newton steps: exact to double rounding */
-    double lo = -40.0, hi = 40.0;
-    for (int i = 0; i < 60; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (0.5 * erfc(-mid / M_SQRT2) < u) lo = mid; else hi = mid;
+    /* Acklam's rational approximation (relative error 1.2e-9), then two Newton
+       steps on the CDF: exact to double rounding */
+    static const double a[6] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+                                1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[5] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+                                6.680131188771972e+01, -1.328068155288572e+01};
+    static const double c[6] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+                                -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[4] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                                3.754408661907416e+00};
+    if (u <= 0.0) return -INFINITY;
+    if (u >= 1.0) return INFINITY;
+    double x, q, r;
+    if (u < 0.02425) {
+        q = sqrt(-2.0 * log(u));
+        x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    } else if (u > 1.0 - 0.02425) {
+        q = sqrt(-2.0 * log(1.0 - u));
+        x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+            ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    } else {
+        q = u - 0.5;
+        r = q * q;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
     }
-    double x = 0.5 * (lo + hi);
     for (int i = 0; i < 2; i++) {
         double pdf = exp(-0.5 * x * x) / sqrt(2.0 * M_PI);
         if (pdf < 1e-300) break;
@@ -215,9 +235,8 @@ int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int
     w->B = B;
     int st = dsbi_ws_create(&w->ws, &dm->net, B, train);
     if (st) return st;
-    w->eps = dsbi_malloc(B * dm->D, sizeof(float));
     w->row = dsbi_malloc(B * 4, sizeof(double));
-    if (!w->eps || !w->row) {
+    if (!w->row) {
         dsbi_diff_ws_free(w);
         return DSBI_STATUS_ERR_NOMEM;
     }
@@ -227,28 +246,33 @@ int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int
 void dsbi_diff_ws_free(dsbi_diff_ws *w) {
     if (!w) return;
     dsbi_ws_free(&w->ws);
-    free(w->eps);
     free(w->row);
     memset(w, 0, sizeof *w);
 }
 
+void dsbi_diffusion_draw_noise(const dsbi_diffusion *dm, dsbi_rng *rng, size_t B, float *eps,
+                               double *u) {
+    dsbi_rng_fill_normal(rng, eps, B * dm->D);
+    /* low-discrepancy noise levels: u_i = (u0 + i/B) mod 1 */
+    double u0 = dsbi_rng_uniform(rng);
+    for (size_t i = 0; i < B; i++) {
+        u[i] = fmod(u0 + (double)i / (double)B, 1.0);
+        if (u[i] <= 0.0) u[i] = 0.5 / (double)B;
+    }
+}
+
 double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float *grads,
-                           dsbi_diff_ws *w, const float *theta, const float *x, size_t B,
-                           dsbi_rng *rng) {
+                           dsbi_diff_ws *w, const float *theta, const float *x, const float *eps,
+                           const double *u, size_t B, size_t B_total) {
     const dsbi_net *net = &dm->net;
     const size_t D = dm->D, K = dm->K;
     float *z = dsbi_ws_act(&w->ws, net, dm->in_z, B);
     float *xc = dsbi_ws_act(&w->ws, net, dm->in_x, B);
     float *tin = dsbi_ws_act(&w->ws, net, dm->in_t, B);
     memcpy(xc, x, B * K * sizeof(float));
-    dsbi_rng_fill_normal(rng, w->eps, B * D);
-    /* low-discrepancy noise levels: u_i = (u0 + i/B) mod 1 */
-    double u0 = dsbi_rng_uniform(rng);
     for (size_t i = 0; i < B; i++) {
-        double u = fmod(u0 + (double)i / (double)B, 1.0);
-        if (u <= 0.0) u = 0.5 / (double)B;
         double dens, a, sg, A, C;
-        double lam = dsbi_sched_train_lambda(&dm->sched, u, &dens);
+        double lam = dsbi_sched_train_lambda(&dm->sched, u[i], &dens);
         dsbi_sched_alpha_sigma(&dm->sched, lam, &a, &sg);
         dsbi_pred_coef(&dm->sched, dm->pred, lam, &A, &C);
         double c_in = dsbi_sched_c_in(&dm->sched, lam);
@@ -260,7 +284,7 @@ double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float 
         tin[i] = (float)dsbi_sched_time_input(&dm->sched, lam);
         for (size_t d = 0; d < D; d++) {
             /* the network sees c_in z; the loss uses the raw z */
-            z[i * D + d] = (float)(c_in * (a * theta[i * D + d] + sg * w->eps[i * D + d]));
+            z[i * D + d] = (float)(c_in * (a * theta[i * D + d] + sg * eps[i * D + d]));
         }
     }
     dsbi_net_forward(net, params, &w->ws, B);
@@ -270,7 +294,7 @@ double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float 
         dsbi_net_zero_dact(net, &w->ws, B);
         dout = dsbi_ws_dact(&w->ws, net, dm->out, B);
     }
-    double total = 0.0, norm = 1.0 / (double)(B * D);
+    double total = 0.0, norm = 1.0 / (double)(B_total * D);
     for (size_t i = 0; i < B; i++) {
         const double *r = w->row + 4 * i;
         double c_in = dsbi_sched_c_in(&dm->sched, r[0]);
@@ -278,7 +302,7 @@ double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float 
         for (size_t d = 0; d < D; d++) {
             size_t k = i * D + d;
             double zr = z[k] / c_in;
-            double e = r[2] * zr + r[3] * out[k] - w->eps[k];
+            double e = r[2] * zr + r[3] * out[k] - eps[k];
             acc += e * e;
             if (dout) dout[k] = (float)(2.0 * r[1] * e * r[3] * norm);
         }

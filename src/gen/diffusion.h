@@ -57,19 +57,24 @@ void dsbi_diffusion_free(dsbi_diffusion *dm);
 typedef struct dsbi_diff_ws {
     dsbi_ws ws;
     size_t B;
-    float *eps;       /* B x D */
     double *row;      /* B x 4: lambda, weight, P, Q */
 } dsbi_diff_ws;
 
 int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int train);
 void dsbi_diff_ws_free(dsbi_diff_ws *w);
 
-/* Denoising loss on a batch (theta, x standardized, B rows) with noise drawn
- * from rng and low-discrepancy times starting at u0; if grads != NULL the
- * parameter gradients are accumulated. Returns the mean weighted noise MSE. */
+/* Draws the noise of a batch of B rows: eps (B x D) standard normal and the
+ * low-discrepancy uniforms u (B) that set the noise levels. Drawn serially so
+ * that a batch split over threads sees the same numbers whatever the count. */
+void dsbi_diffusion_draw_noise(const dsbi_diffusion *dm, dsbi_rng *rng, size_t B, float *eps,
+                               double *u);
+/* Denoising loss on B rows (theta, x standardized; eps, u from draw_noise) of
+ * a batch of B_total rows: returns sum over the rows of w(lambda) mean_d
+ * (eps_hat - eps)^2 divided by B_total, and accumulates its parameter
+ * gradients into grads unless grads is NULL. */
 double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float *grads,
-                           dsbi_diff_ws *w, const float *theta, const float *x, size_t B,
-                           dsbi_rng *rng);
+                           dsbi_diff_ws *w, const float *theta, const float *x, const float *eps,
+                           const double *u, size_t B, size_t B_total);
 
 /* Fills the condition input with x (K values) repeated over B rows. */
 void dsbi_diffusion_set_condition(const dsbi_diffusion *dm, dsbi_diff_ws *w, const float *x,

@@ -15,6 +15,7 @@ void dsbi_adam_update(float *params, const float *grads, float *m, float *v, siz
     const float c1 = 1.0f / (1.0f - powf(b1, (float)step));
     const float c2 = 1.0f / (1.0f - powf(b2, (float)step));
     const float wd = opt->weight_decay, eps = opt->eps;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) {
         float g = grads[i];
         m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -39,6 +40,7 @@ float dsbi_lr_schedule(size_t step, size_t total, float lr, float lr_min, float 
 
 double dsbi_clip_grad_norm(float *grads, size_t n, float clip) {
     double s = 0.0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = 0; i < n; i++) s += (double)grads[i] * grads[i];
     double norm = sqrt(s);
     if (clip > 0.0f && norm > clip) {
@@ -50,5 +52,6 @@ double dsbi_clip_grad_norm(float *grads, size_t n, float clip) {
 
 void dsbi_ema_update(float *ema, const float *params, size_t n, float decay) {
     const float a = 1.0f - decay;
+#pragma omp simd
     for (size_t i = 0; i < n; i++) ema[i] += a * (params[i] - ema[i]);
 }

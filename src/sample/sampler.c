@@ -126,8 +126,10 @@ static void step_dpm2m(const dsbi_field *f, float *z, size_t B, double t_prev, d
         c0 = 1.0 + 0.5 / r;
         c1 = -0.5 / r;
     }
+    /* the first step must not read xprev: the scratch is uninitialised and
+       0 * NaN would poison the draw */
     for (size_t i = 0; i < n; i++) {
-        double d = c0 * xhat[i] + c1 * xprev[i];
+        double d = k > 0 ? c0 * xhat[i] + c1 * xprev[i] : xhat[i];
         z[i] = (float)(ratio * z[i] + w * d);
         xprev[i] = xhat[i];
     }
