@@ -11,6 +11,7 @@ int cmd_simulate(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Prints "diffsbi: <cmd>: <status>: <detail>" and returns the exit code (1). */
 int cli_fail(const char *cmd, int status);
@@ -52,7 +53,7 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
     "  --activation NAME     silu | gelu | mish | tanh | relu [silu]\n"                        \
     "  --plain               plain MLP instead of residual blocks\n"                           \
     "  --layer-norm          layer norm in residual blocks\n"                                  \
-    "  --epochs N            training epochs [300]\n"                                          \
+    "  --epochs N            training epochs [300; demo 500]\n"                                          \
     "  --batch N             batch size [256]\n"                                               \
     "  --lr X                peak learning rate [1e-3]\n"                                      \
     "  --val-frac X          validation fraction [0.1]\n"                                      \

@@ -61,7 +61,7 @@ int cmd_demo(int argc, char **argv) {
     dsbi_model_config mc = dsbi_model_config_default();
     dsbi_train_config tc = dsbi_train_config_default();
     dsbi_sample_config sc = dsbi_sample_config_default();
-    tc.epochs = 200;
+    tc.epochs = 500; /* early stopping on the validation loss usually ends it sooner */
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:n:h", opts, &idx)) != -1) {
         switch (c) {

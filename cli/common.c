@@ -112,7 +112,7 @@ int cli_progress_cb(void *user, size_t epoch, size_t epochs, double train_loss, 
 
 void cli_log_cb(void *user, const char *msg) {
     (void)user;
-    fprintf(stderr, "diffsbi: warning: %s\n", msg);
+    fprintf(stderr, "diffsbi: %s\n", msg);
 }
 
 /* ---------------------------------------------------------------- observation */

@@ -14,6 +14,7 @@ static const struct {
     {"train", cmd_train, "train a diffusion posterior on a task or a data file"},
     {"sample", cmd_sample, "draw posterior samples for an observation"},
     {"info", cmd_info, "describe a model file"},
+    {"bench", cmd_bench, "sbibm accuracy benchmark: C2ST, MMD, sliced Wasserstein vs reference posteriors"},
 };
 
 static void usage(FILE *f) {

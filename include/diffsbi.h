@@ -318,6 +318,73 @@ int dsbi_plot_marginals(const char *path, const float *samples, size_t n, size_t
 int dsbi_plot_arm(const char *path, const float *theta, size_t n, const float *x_obs,
                   size_t max_arms);
 
+/* ---------------------------------------------------------------- benchmark tasks and metrics (issue 3) */
+
+/* Where the sbibm benchmark files live: env DSBI_SBIBM_DIR, else
+ * "../shared/benchmarks/sbibm" (relative to the current directory). Static or
+ * environment string; never NULL. */
+const char *dsbi_sbibm_dir(void);
+
+/* Space in which a benchmark's MCMC-based methods work (sbibm): none, logit
+ * of a box prior, or log of a positive (log-normal) prior. */
+typedef enum dsbi_transform {
+    DSBI_TRANSFORM_NONE = 0,
+    DSBI_TRANSFORM_LOGIT = 1,
+    DSBI_TRANSFORM_LOG = 2
+} dsbi_transform;
+
+/* What a built-in task declares about its prior. */
+typedef struct dsbi_task_info {
+    size_t dim_theta, dim_x;
+    double lower, upper;      /* prior support per coordinate (+-INFINITY if unbounded) */
+    dsbi_transform transform;
+    int sbibm;                /* 1 if reference posteriors exist in dsbi_sbibm_dir() */
+} dsbi_task_info;
+
+int dsbi_task_info_get(const char *name, dsbi_task_info *out);
+/* Prior log-density of n rows of theta (n x dim_theta) into out (n values);
+ * -INFINITY outside the support. */
+int dsbi_task_log_prior(const char *name, const float *theta, size_t n, double *out);
+
+/* Classifier two-sample test (sbibm's C2ST, shared/benchmarks/sbibm/C2ST.md):
+ * z-score by the reference, k-fold CV of an MLP d -> 10d -> 10d -> 1 (ReLU,
+ * sigmoid output, BCE + L2), Adam, early stop on the training loss. */
+typedef struct dsbi_c2st_config {
+    size_t folds;            /* [5] */
+    size_t hidden_factor;    /* hidden width = factor * d [10] */
+    size_t batch;            /* [200] */
+    size_t max_epochs;       /* [10000] */
+    size_t n_iter_no_change; /* [10]: stop after n_iter_no_change + 1 epochs without progress */
+    float lr;                /* Adam step [1e-3] */
+    float alpha;             /* L2 on weights [1e-4] */
+    float tol;               /* required improvement of the epoch loss [1e-4] */
+    int z_score;             /* standardise both sets by the reference [1] */
+    uint64_t seed;           /* fold split, initialisation, shuffles [1] */
+} dsbi_c2st_config;
+
+dsbi_c2st_config dsbi_c2st_config_default(void);
+/* C2ST accuracy between ref (n_ref x d, the reference: it sets the z-scoring)
+ * and alt (n_alt x d). Folds run in parallel over the library's threads; the
+ * result does not depend on the thread count. cfg may be NULL (defaults). */
+int dsbi_c2st(const float *ref, size_t n_ref, const float *alt, size_t n_alt, size_t d,
+              const dsbi_c2st_config *cfg, double *accuracy);
+
+/* Unbiased MMD^2 (Gretton et al. 2012) with a Gaussian kernel
+ * exp(-|a - b|^2 / (2 h^2)); bandwidth h <= 0 selects the median heuristic
+ * (median pairwise distance of the pooled sets, on at most 1000 points of
+ * each). Writes the estimate (may be slightly negative) and the h used
+ * (h_used may be NULL). */
+int dsbi_mmd2(const float *x, size_t n, const float *y, size_t m, size_t d, double bandwidth,
+              double *mmd2, double *h_used);
+
+/* Sliced Wasserstein-2 over n_dirs random unit directions (seeded):
+ * sliced = (mean over directions of W2^2 of the 1-D projections)^(1/2),
+ * max_sliced = (max over directions of W2^2)^(1/2). Either output may be NULL. */
+int dsbi_sliced_wasserstein(const float *x, size_t n, const float *y, size_t m, size_t d,
+                            size_t n_dirs, uint64_t seed, double *sliced, double *max_sliced);
+
+/* end of benchmark section */
+
 #ifdef __cplusplus
 }
 #endif

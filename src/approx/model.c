@@ -543,7 +543,7 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
         if ((st = dsbi_dataset_simulate(sim, n, cfg->seed + 7919 * (e + 1), &ds, &drop))) break;
         if (drop && cfg->log) {
             char msg[160];
-            snprintf(msg, sizeof msg, "epoch %zu: dropped %zu of %zu simulations with non-finite values",
+            snprintf(msg, sizeof msg, "warning: epoch %zu: dropped %zu of %zu simulations with non-finite values",
                      e + 1, drop, n);
             cfg->log(cfg->user, msg);
         }
