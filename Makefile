@@ -65,7 +65,9 @@ demo: all
 	$(BUILD)/diffsbi demo --out out/demo
 
 # Tests run with one BLAS/OpenMP thread each, two test processes at a time.
-test: $(BUILD)/run_tests $(BUILD)/diffsbi
+# The examples run first as smoke tests (each checks its own answer).
+test: $(BUILD)/run_tests $(BUILD)/diffsbi examples
+	@for f in $(BUILD)/examples/*; do echo "example $$f"; DSBI_NUM_THREADS=1 $$f >/dev/null || exit 1; done
 	DSBI_NUM_THREADS=1 DSBI_CLI=$(BUILD)/diffsbi $(BUILD)/run_tests --jobs 2 $(TESTFLAGS)
 
 # fontconfig (used by cairo for text) keeps global caches that LeakSanitizer
@@ -73,12 +75,18 @@ test: $(BUILD)/run_tests $(BUILD)/diffsbi
 test-sanitize check-sanitize:
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp $(MAKE) BUILD=build/san SAN=1 test
 
-bench: all
+$(BUILD)/bench_speed: bench/bench_speed.c $(BUILD)/libdiffsbi.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdiffsbi.a $(LDLIBS)
+
+# Speed benchmark side by side with the PyTorch reference (see bench/run.sh).
+bench: all $(BUILD)/bench_speed
 	sh bench/run.sh
 
-examples: $(BUILD)/libdiffsbi.a
-	@mkdir -p $(BUILD)/examples
-	for f in examples/*.c; do $(CC) $(CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(BUILD)/libdiffsbi.a $(LDLIBS) || exit 1; done
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+examples: $(EXAMPLES)
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libdiffsbi.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdiffsbi.a $(LDLIBS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
