@@ -35,7 +35,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all demo test test-sanitize check-sanitize bench examples install clean deps
+.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy examples install clean deps
 all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
 
 deps:
@@ -81,6 +81,10 @@ $(BUILD)/bench_speed: bench/bench_speed.c $(BUILD)/libdiffsbi.a
 # Speed benchmark side by side with the PyTorch reference (see bench/run.sh).
 bench: all $(BUILD)/bench_speed
 	sh bench/run.sh
+
+# sbibm accuracy, all ten tasks (long; not part of test): BUDGET=1000|10000|100000 [10000]
+bench-accuracy: $(BUILD)/diffsbi
+	sh bench/accuracy.sh $(BUDGET)
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 examples: $(EXAMPLES)

@@ -57,7 +57,8 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
     "  --batch N             batch size [256]\n"                                               \
     "  --lr X                peak learning rate [1e-3]\n"                                      \
     "  --val-frac X          validation fraction [0.1]\n"                                      \
-    "  --ema X               EMA decay of the weights, 0 = off [0.999]\n"
+    "  --ema X               EMA decay of the weights, 0 = off [0.999]\n"                     \
+    "  --patience N          stop after N epochs without a better validation loss, 0 = never [30]\n"
 
 /* Handles one model/training option; returns 1 if consumed, 0 if not ours,
  * -1 on a bad value (message printed). */

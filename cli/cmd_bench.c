@@ -64,10 +64,10 @@ static void read_published(const char *dir, const char *task, size_t budget, pub
     const char *want = !strcmp(task, "gaussian_mixture") ? "sbibm_gaussian_mixture_rerun_v1.1.0"
                                                          : "lueckmann2021_main_paper";
     while (fgets(line, sizeof line, f)) {
-        char src[64], tk[64], al[32];
+        char src[64], tk[64], al[16];
         size_t ns, no;
         double v;
-        if (sscanf(line, "%63[^,],%63[^,],%31[^,],%zu,%zu,%lf", src, tk, al, &ns, &no, &v) != 6) continue;
+        if (sscanf(line, "%63[^,],%63[^,],%15[^,],%zu,%zu,%lf", src, tk, al, &ns, &no, &v) != 6) continue;
         if (strcmp(src, want) || strcmp(tk, task) || ns != budget || no < 1 || no > MAX_OBS) continue;
         size_t a = 0;
         while (a < p->n_algo && strcmp(p->algo[a], al)) a++;

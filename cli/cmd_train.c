@@ -3,6 +3,7 @@
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void help(void) {
     printf("usage: diffsbi train (--task NAME | --data FILE --theta COLS --x COLS) --out MODEL [options]\n\n"
@@ -18,6 +19,11 @@ static void help(void) {
            "  --online              fresh simulations every epoch (--sims per epoch)\n"
            "  --out FILE            model file to write (required)\n"
            "  --loss-plot FILE      loss curves as .png or .svg\n"
+           "  --checkpoint FILE     write the training state here every --checkpoint-every\n"
+           "                        epochs, on Ctrl-C and at the end (atomic; also a usable model)\n"
+           "  --checkpoint-every N  epochs between checkpoints [10]\n"
+           "  --resume              continue from --checkpoint: same data, seed, epochs and\n"
+           "                        threads give bit-identical final weights\n"
            "  --seed N              seed for simulation, initialisation, training [0]\n"
            "  --threads N           BLAS/OpenMP threads [all cores]\n"
            "  --quiet               no progress bar\n"
@@ -140,14 +146,17 @@ done:
 }
 
 int cmd_train(int argc, char **argv) {
-    enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT };
+    enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
+           O_CKPT, O_CKPT_EVERY, O_RESUME };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
         {"sims", required_argument, 0, O_SIMS},   {"online", no_argument, 0, O_ONLINE},
         {"seed", required_argument, 0, O_SEED},   {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},       {"loss-plot", required_argument, 0, O_PLOT},
-        {"out", required_argument, 0, 'o'},       {"help", no_argument, 0, 'h'}};
+        {"out", required_argument, 0, 'o'},       {"help", no_argument, 0, 'h'},
+        {"checkpoint", required_argument, 0, O_CKPT}, {"checkpoint-every", required_argument, 0, O_CKPT_EVERY},
+        {"resume", no_argument, 0, O_RESUME}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
@@ -169,6 +178,9 @@ int cmd_train(int argc, char **argv) {
         case O_THREADS: if (cli_parse_size("train", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
         case O_QUIET: quiet = 1; break;
         case O_PLOT: plot = optarg; break;
+        case O_CKPT: tc.checkpoint = optarg; break;
+        case O_CKPT_EVERY: if (cli_parse_size("train", "--checkpoint-every", optarg, 1, 100000000, &tc.checkpoint_every)) rc = 2; break;
+        case O_RESUME: tc.resume = 1; break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -187,6 +199,9 @@ int cmd_train(int argc, char **argv) {
     if (!out) return cli_usage_error("train", "--out MODEL is required");
     if (!task && !data) return cli_usage_error("train", "give --task NAME or --data FILE");
     if (online && !task) return cli_usage_error("train", "--online needs --task");
+    if (tc.resume && !tc.checkpoint) return cli_usage_error("train", "--resume needs --checkpoint FILE");
+    if (tc.resume && access(tc.checkpoint, R_OK) != 0)
+        return cli_usage_error("train", "--resume: no checkpoint %s to resume from", tc.checkpoint);
     if (threads) dsbi_set_threads((int)threads);
     mc.seed = seed;
     tc.seed = seed;

@@ -164,7 +164,7 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out) {
 
 enum {
     O_SCHEDULE = CLI_OPT_BASE, O_PREDICTION, O_WEIGHTING, O_WIDTH, O_DEPTH, O_ACTIVATION, O_PLAIN,
-    O_LAYER_NORM, O_EPOCHS, O_BATCH, O_LR, O_VAL_FRAC, O_EMA
+    O_LAYER_NORM, O_EPOCHS, O_BATCH, O_LR, O_VAL_FRAC, O_EMA, O_PATIENCE
 };
 
 const struct option cli_model_long_opts[] = {
@@ -174,7 +174,7 @@ const struct option cli_model_long_opts[] = {
     {"plain", no_argument, 0, O_PLAIN},               {"layer-norm", no_argument, 0, O_LAYER_NORM},
     {"epochs", required_argument, 0, O_EPOCHS},       {"batch", required_argument, 0, O_BATCH},
     {"lr", required_argument, 0, O_LR},               {"val-frac", required_argument, 0, O_VAL_FRAC},
-    {"ema", required_argument, 0, O_EMA},
+    {"ema", required_argument, 0, O_EMA},             {"patience", required_argument, 0, O_PATIENCE},
 };
 const size_t cli_model_long_opts_n = sizeof cli_model_long_opts / sizeof cli_model_long_opts[0];
 
@@ -207,6 +207,7 @@ int cli_model_option(const char *cmd, const char *name, const char *val, dsbi_mo
     case O_LR: return cli_parse_float(cmd, "--lr", val, 1e-9, 10.0, &tc->lr) ? -1 : 1;
     case O_VAL_FRAC: return cli_parse_float(cmd, "--val-frac", val, 0.0, 0.9, &tc->val_fraction) ? -1 : 1;
     case O_EMA: return cli_parse_float(cmd, "--ema", val, 0.0, 0.99999, &tc->ema_decay) ? -1 : 1;
+    case O_PATIENCE: return cli_parse_size(cmd, "--patience", val, 0, 100000000, &tc->patience) ? -1 : 1;
     default: return 0;
     }
 }

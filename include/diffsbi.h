@@ -220,6 +220,11 @@ typedef struct dsbi_train_config {
                             loss, 0 = never [30]; with a validation set the weights
                             of the best validation epoch are kept either way */
     size_t sims_per_epoch; /* online training: fresh simulations per epoch [10000] */
+    const char *checkpoint; /* checkpoint file, written atomically every checkpoint_every
+                               epochs, when training stops and at the end [NULL = none] */
+    size_t checkpoint_every; /* [10] */
+    int resume;          /* continue from `checkpoint`: with the same data, seed, epochs,
+                            batch and thread count the result is bit-identical [0] */
     uint64_t seed;       /* [0] */
     dsbi_progress_fn progress;
     dsbi_log_fn log;
@@ -384,6 +389,156 @@ int dsbi_sliced_wasserstein(const float *x, size_t n, const float *y, size_t m, 
                             size_t n_dirs, uint64_t seed, double *sliced, double *max_sliced);
 
 /* end of benchmark section */
+
+/* ---------------------------------------------------------------- diagnostics (issue 5) */
+
+/* Calibration diagnostics of an amortized posterior over a test set of n
+ * simulations (theta*_i, x_i), i = 1..n: truth is n x d (theta*_i), draws are
+ * L posterior draws for each x_i, laid out as n blocks of L rows of d values
+ * (n x L x d). Every function borrows its arrays for the call only. */
+
+/* SBC ranks (Talts et al. 2018): ranks[i*d+j] = #{l : draw_ilj < theta*_ij},
+ * ties counting one half (rounded down), so each rank is in 0..L and uniform on
+ * {0..L} for an exact posterior. */
+int dsbi_sbc_ranks(const float *truth, const float *draws, size_t n, size_t L, size_t d,
+                   uint32_t *ranks);
+
+/* Simultaneous 1 - alpha band for the ECDF of n ranks uniform on {0..L}
+ * (Säilynoja, Bürkner & Vehtari 2022, the simulation method of their section
+ * 2.2): the ECDF is evaluated at n_points - 1 interior points p_k = t_k/(L+1)
+ * (t_k = round(k (L+1)/n_points), where n ECDF(p_k) ~ Binomial(n, p_k) exactly);
+ * gamma = min over k of the two-sided binomial tail probability of the count;
+ * gamma_crit = the alpha quantile of gamma over n_sims simulated uniform rank
+ * sets (seeded, so the band is reproducible); the band is the binomial
+ * gamma_crit/2 and 1 - gamma_crit/2 quantiles divided by n. p, lo, hi receive
+ * n_points - 1 values each; gamma_crit may be NULL. */
+int dsbi_sbc_band(size_t n, size_t L, size_t n_points, double alpha, size_t n_sims,
+                  uint64_t seed, double *p, double *lo, double *hi, double *gamma_crit);
+
+/* TARP (Lemos et al. 2023) as cDiff computes it: truth and draws normalised
+ * per coordinate by the min and max of truth over the test set, one reference
+ * point r_i ~ U[0,1]^d per simulation (seeded), f_i = fraction of draws closer
+ * to r_i than theta*_i (Euclidean). ECP(alpha_k) on the grid alpha_k =
+ * k/(n_alpha-1) is the fraction of f_i below alpha_k, with each f_i's mass
+ * spread uniformly over its bin [c_i, c_i + 1)/(L + 1) (exactly alpha in
+ * expectation for an exact posterior, whatever L). area = integral of
+ * |ECP - alpha| (trapezoid); 0 is perfect, about 0.31/sqrt(n) is the
+ * Monte-Carlo level. alpha and ecp get n_alpha values (n_alpha >= 2). */
+int dsbi_tarp(const float *truth, const float *draws, size_t n, size_t L, size_t d,
+              uint64_t seed, size_t n_alpha, double *alpha, double *ecp, double *area);
+
+/* Per-parameter verdict of dsbi_calibrate. */
+typedef enum dsbi_verdict {
+    DSBI_VERDICT_CALIBRATED = 0,     /* "well calibrated" */
+    DSBI_VERDICT_OVERCONFIDENT = 1,  /* too narrow: coverage below nominal, U-shaped ranks */
+    DSBI_VERDICT_UNDERCONFIDENT = 2, /* too wide: coverage above nominal, hump-shaped ranks */
+    DSBI_VERDICT_BIASED = 3          /* shifted: ranks pile up on one side */
+} dsbi_verdict;
+
+/* "well calibrated", "over-confident", "under-confident", "biased". Static. */
+const char *dsbi_verdict_name(dsbi_verdict v);
+
+typedef struct dsbi_calibration_config {
+    size_t n_levels;   /* central-interval levels k/(n_levels+1), k = 1..n_levels [99] */
+    size_t n_points;   /* ECDF grid intervals, 0 = min(L + 1, 100) [0] */
+    double band_alpha; /* SBC band and log-gamma level: 1 - band_alpha [0.05] */
+    size_t band_sims;  /* simulations behind the band [2000] */
+    size_t tarp_points; /* TARP alpha grid [101] */
+    uint64_t seed;     /* band simulation and TARP reference points [5] */
+} dsbi_calibration_config;
+
+dsbi_calibration_config dsbi_calibration_config_default(void);
+
+/* Summary of one parameter. u_i = (rank_i + 1/2)/(L + 1) is the fractional
+ * rank; for an exact posterior it is uniform up to the 1/(L+1) grid. */
+typedef struct dsbi_param_calibration {
+    double rank_shift;     /* mean(u) - 1/2; < 0: the posterior sits above the truth */
+    double log_gamma;      /* Modrák et al. 2023: log(gamma / gamma_crit); < 0 means
+                              the rank ECDF leaves the 1 - band_alpha band */
+    int sbc_outside;       /* 1 if the rank ECDF leaves the simultaneous band */
+    double ecdf_max_diff;  /* max |ECDF(p_k) - p_k| */
+    double coverage_error; /* median over levels of |coverage - level| (BayesFlow's
+                              calibration error) */
+    double coverage_bias;  /* mean over levels of coverage - level; < 0 over-confident */
+    double mc_se;          /* Monte-Carlo sd of rank_shift and coverage_bias for an
+                              exact posterior: 1/sqrt(12 n) */
+    double contraction;    /* mean over the test set of 1 - posterior var / prior var
+                              (prior var = variance of the test thetas) */
+    double z_mean, z_sd;   /* mean and sd over the test set of the posterior z-score
+                              (posterior mean - truth) / posterior sd */
+    double rmse;           /* RMSE of the posterior mean */
+    double nrmse;          /* rmse / sd of the test thetas (1 = no better than the prior mean) */
+    double correlation;    /* Pearson correlation of posterior mean and truth */
+    dsbi_verdict verdict;
+    int direction;         /* biased: +1 posterior too high, -1 too low; else 0 */
+} dsbi_param_calibration;
+
+/* Everything dsbi_calibrate computes. Arrays are owned by the struct; release
+ * them with dsbi_calibration_free. */
+typedef struct dsbi_calibration {
+    size_t n, L, d;
+    dsbi_param_calibration *param; /* d */
+    uint32_t *ranks;               /* n x d */
+    double *post_mean, *post_sd;   /* n x d */
+    double *z_score, *contraction; /* n x d, per simulation */
+    /* SBC rank ECDF at n_ecdf points p (interior points of [0, 1]) with its band */
+    size_t n_ecdf;
+    double *ecdf_p, *band_lo, *band_hi; /* n_ecdf */
+    double *ecdf;                       /* n_ecdf x d */
+    double gamma_crit;
+    /* expected coverage of central credible intervals */
+    size_t n_levels;
+    double *levels;                     /* n_levels */
+    double *coverage;                   /* n_levels x d */
+    double *coverage_lo, *coverage_hi;  /* n_levels: pointwise 95% binomial band */
+    /* TARP (joint over all parameters) */
+    size_t n_tarp;
+    double *tarp_alpha, *tarp_ecp;      /* n_tarp */
+    double tarp_area;
+    double tarp_dispersion; /* mean(ECP - alpha) over alpha < 1/2 minus the same over
+                               alpha > 1/2: > 0 over-confident, < 0 under-confident */
+    double tarp_mc;         /* Monte-Carlo level of tarp_area: 0.31 / sqrt(n) */
+} dsbi_calibration;
+
+/* Runs every diagnostic above on (truth, draws) and decides a verdict per
+ * parameter, with mc = mc_se = 1/sqrt(12 n):
+ *   biased          if |rank_shift| > max(3 mc, 0.1) (about 0.35 posterior sd);
+ *   over-confident  else if coverage_bias < -max(3 mc, 0.02);
+ *   under-confident else if coverage_bias > max(3 mc, 0.02);
+ *   else, if the rank ECDF leaves its band, whichever of |rank_shift| and
+ *   |coverage_bias| is larger names the fault (biased, or by the sign of
+ *   coverage_bias over-/under-confident); else well calibrated.
+ * Needs n >= 2 and L >= 2; cfg may be NULL (defaults). out is overwritten;
+ * release it with dsbi_calibration_free. */
+int dsbi_calibrate(const float *truth, const float *draws, size_t n, size_t L, size_t d,
+                   const dsbi_calibration_config *cfg, dsbi_calibration *out);
+/* Frees the arrays of c and zeroes it; accepts NULL and zeroed structs. */
+void dsbi_calibration_free(dsbi_calibration *c);
+
+/* Pair plot of n x d samples: histograms on the diagonal, 2-D scatter below
+ * it; optional reference samples (n_ref x d, e.g. a reference posterior, in
+ * orange) and true parameters (d values, red lines and crosses). names, ref
+ * and truth may be NULL. A cell is 220 px (smaller beyond 4 parameters); at
+ * most 16 parameters. */
+int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
+                    const char *const *names, const float *ref, size_t n_ref,
+                    const float *truth);
+/* SBC rank ECDF minus its expectation, with the simultaneous band: one panel per
+ * parameter (up to 4 per row, 300 x 270 px each). names may be NULL. */
+int dsbi_plot_sbc_ecdf(const char *path, const dsbi_calibration *c, const char *const *names);
+/* Empirical vs nominal coverage of central intervals with the 95% Monte-Carlo
+ * band, one panel per parameter (same grid). */
+int dsbi_plot_coverage(const char *path, const dsbi_calibration *c, const char *const *names);
+/* TARP expected coverage vs credibility level, one 560 x 520 px panel. */
+int dsbi_plot_tarp(const char *path, const dsbi_calibration *c);
+/* Recovery: posterior mean vs truth with +-1 posterior sd bars, one panel per
+ * parameter (same grid), correlation and NRMSE in each panel. */
+int dsbi_plot_recovery(const char *path, const dsbi_calibration *c, const char *const *names);
+/* Posterior z-score vs contraction, one panel per parameter (same grid). */
+int dsbi_plot_z_contraction(const char *path, const dsbi_calibration *c,
+                            const char *const *names);
+
+/* end of diagnostics section */
 
 #ifdef __cplusplus
 }

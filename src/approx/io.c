@@ -23,14 +23,19 @@ typedef struct tensor_spec {
     size_t count;
 } tensor_spec;
 
-static size_t model_tensors(const dsbi_model *m, tensor_spec *t, float *hist) {
+#define MAX_TENSORS 16
+
+static size_t model_tensors(const dsbi_model *m, tensor_spec *t, float *hist, const float *params,
+                            const dsbi_extra_tensor *extra, size_t n_extra) {
     size_t n = 0;
-    t[n++] = (tensor_spec){"params", m->params, m->dm.net.n_params};
+    t[n++] = (tensor_spec){"params", (float *)(params ? params : m->params), m->dm.net.n_params};
     t[n++] = (tensor_spec){"theta_mean", m->theta_mean, m->D};
     t[n++] = (tensor_spec){"theta_std", m->theta_std, m->D};
     t[n++] = (tensor_spec){"x_mean", m->x_mean, m->K};
     t[n++] = (tensor_spec){"x_std", m->x_std, m->K};
     if (hist) t[n++] = (tensor_spec){"loss_history", hist, 2 * m->n_hist};
+    for (size_t i = 0; i < n_extra && n < MAX_TENSORS; i++)
+        t[n++] = (tensor_spec){extra[i].name, extra[i].ptr, extra[i].count};
     return n;
 }
 
@@ -67,6 +72,11 @@ static cJSON *names_json(char **names, size_t n) {
 }
 
 int dsbi_model_save(const dsbi_model *m, const char *path) {
+    return dsbi_model_save_ext(m, path, NULL, NULL, 0, NULL);
+}
+
+int dsbi_model_save_ext(const dsbi_model *m, const char *path, const float *params,
+                        const dsbi_extra_tensor *extra, size_t n_extra, const char *state) {
     dsbi_clear_error();
     if (!m || !path) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "save: model and path required");
     float *hist = NULL;
@@ -78,8 +88,8 @@ int dsbi_model_save(const dsbi_model *m, const char *path) {
             hist[m->n_hist + e] = (float)m->hist_val[e];
         }
     }
-    tensor_spec ts[8];
-    size_t nt = model_tensors(m, ts, hist);
+    tensor_spec ts[MAX_TENSORS];
+    size_t nt = model_tensors(m, ts, hist, params, extra, n_extra);
     uint32_t crc = 0;
     size_t off = 0;
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_CreateObject();
@@ -114,6 +124,7 @@ int dsbi_model_save(const dsbi_model *m, const char *path) {
     cJSON_AddStringToObject(meta, "library_version", DSBI_VERSION);
     cJSON_AddStringToObject(meta, "config", cfg_s);
     cJSON_AddStringToObject(meta, "crc32", crc_s);
+    if (state) cJSON_AddStringToObject(meta, "training_state", state);
     if (m->theta_names) {
         cJSON *a = names_json(m->theta_names, m->D);
         tn = a ? cJSON_PrintUnformatted(a) : NULL;
@@ -139,8 +150,8 @@ int dsbi_model_save(const dsbi_model *m, const char *path) {
     memset(hdr + hl, ' ', padded - hl);
     unsigned char len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (unsigned char)((uint64_t)padded >> (8 * k));
-    const void *parts[10];
-    size_t sizes[10], np = 0;
+    const void *parts[MAX_TENSORS + 2];
+    size_t sizes[MAX_TENSORS + 2], np = 0;
     parts[np] = len8, sizes[np++] = 8;
     parts[np] = hdr, sizes[np++] = padded;
     for (size_t i = 0; i < nt; i++) parts[np] = ts[i].ptr, sizes[np++] = ts[i].count * sizeof(float);
@@ -290,8 +301,12 @@ static int load_tensor(const char *path, const cJSON *root, const tensor_spec *t
     return DSBI_STATUS_OK;
 }
 
-dsbi_model *dsbi_model_load(const char *path) {
+dsbi_model *dsbi_model_load(const char *path) { return dsbi_model_load_ext(path, NULL, 0, NULL); }
+
+dsbi_model *dsbi_model_load_ext(const char *path, const dsbi_extra_tensor *extra, size_t n_extra,
+                                char **state) {
     dsbi_clear_error();
+    if (state) *state = NULL;
     if (!path) {
         dsbi_fail(DSBI_STATUS_ERR_INVALID, "load: no path");
         return NULL;
@@ -371,20 +386,24 @@ dsbi_model *dsbi_model_load(const char *path) {
         hist = dsbi_malloc(2 * m->n_hist, sizeof(float));
         if (!hist) goto fail;
     }
-    tensor_spec ts[8];
-    size_t nt = model_tensors(m, ts, hist), max_end = 0;
+    tensor_spec ts[MAX_TENSORS];
+    size_t nt = model_tensors(m, ts, hist, NULL, extra, n_extra), max_end = 0;
     for (size_t i = 0; i < nt; i++)
         if (load_tensor(path, root, &ts[i], data, data_len, &max_end)) {
             free(hist);
             goto fail;
         }
-    if (max_end != data_len) {
+    /* a file with tensors the caller did not ask for (a checkpoint read as a
+       model) is fine; the CRC below covers exactly the tensors read, so it
+       only matches when the file holds nothing else */
+    const cJSON *st_j = cJSON_GetObjectItemCaseSensitive(meta, "training_state");
+    int has_state = cJSON_IsString(st_j);
+    if (max_end != data_len && !has_state) {
         free(hist);
         dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: data section has %zu bytes, tensors cover %zu", path, data_len, max_end);
         goto fail;
     }
-    uint32_t crc = 0;
-    for (size_t i = 0; i < nt; i++) crc = dsbi_crc32(crc, ts[i].ptr, ts[i].count * sizeof(float));
+    uint32_t crc = dsbi_crc32(0, data, data_len);
     char crc_s[16];
     snprintf(crc_s, sizeof crc_s, "%08x", crc);
     if (strcmp(crc_s, crc_j->valuestring) != 0) {
@@ -418,6 +437,10 @@ dsbi_model *dsbi_model_load(const char *path) {
     if (load_names(path, meta, "theta_names", D, &m->theta_names) ||
         load_names(path, meta, "x_names", K, &m->x_names))
         goto fail;
+    if (state && has_state && !(*state = strdup(st_j->valuestring))) {
+        dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
     m->trained = trained;
     cJSON_Delete(root);
     free(buf);

@@ -7,6 +7,7 @@
  */
 #include "approx/model.h"
 #include "sample/sampler.h"
+#include <cJSON.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
@@ -52,6 +53,9 @@ dsbi_train_config dsbi_train_config_default(void) {
         .ema_decay = 0.999f,
         .val_fraction = 0.1f,
         .patience = 30,
+        .checkpoint = NULL,
+        .checkpoint_every = 10,
+        .resume = 0,
         .sims_per_epoch = 10000,
         .seed = 0,
     };
@@ -441,6 +445,170 @@ static int finish_fit(dsbi_model *m, fit_state *s, int status) {
     return status;
 }
 
+/* ---------------------------------------------------------------- checkpoints */
+
+/* A checkpoint is a model file (its "params" are the current sampling
+ * weights, so `diffsbi sample` can use it) plus the live weights, Adam
+ * moments, EMA and best weights as extra tensors, and the counters and RNG
+ * state as a JSON string in the metadata. Resuming restores all of it, so the
+ * rest of the run is bit-identical to an uninterrupted one with the same seed
+ * and thread count. */
+static int write_checkpoint(dsbi_model *m, fit_state *s, size_t epochs_done) {
+    const dsbi_train_config *c = s->cfg;
+    dsbi_extra_tensor ex[5] = {{"train_params", m->params, s->n_params},
+                               {"adam_m", s->adam_m, s->n_params},
+                               {"adam_v", s->adam_v, s->n_params},
+                               {"ema", s->ema, s->n_params},
+                               {"best", s->best, s->n_params}};
+    char state[768];
+    const dsbi_rng *r = &s->rng;
+    snprintf(state, sizeof state,
+             "{\"epoch\":%zu,\"step\":%zu,\"best_val\":%.17g,\"best_epoch\":%zu,\"since_best\":%zu,"
+             "\"rng\":[%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%d],\"rng_spare\":%.17g,\"epochs\":%zu,"
+             "\"batch\":%zu,\"seed\":%llu,\"workers\":%d}",
+             epochs_done, s->step, isfinite(s->best_val) ? s->best_val : 1e308, s->best_epoch,
+             s->since_best, r->key[0], r->key[1], r->ctr[0], r->ctr[1], r->ctr[2], r->ctr[3],
+             r->buf[0], r->buf[1], r->buf[2], r->buf[3], r->used, r->has_spare, r->spare, c->epochs,
+             c->batch_size, (unsigned long long)c->seed, s->n_workers);
+    m->trained = 1;
+    return dsbi_model_save_ext(m, c->checkpoint, s->best_epoch ? s->best : s->ema, ex, 5, state);
+}
+
+static int json_size(const cJSON *o, const char *k, size_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0) return -1;
+    *out = (size_t)v->valuedouble;
+    return 0;
+}
+
+/* Restores the training state; returns the number of epochs already done
+ * through *epochs_done. The data (split, standardization) must be the same. */
+static int read_checkpoint(dsbi_model *m, fit_state *s, size_t *epochs_done) {
+    const dsbi_train_config *c = s->cfg;
+    const char *path = c->checkpoint;
+    dsbi_extra_tensor ex[5] = {{"train_params", m->params, s->n_params},
+                               {"adam_m", s->adam_m, s->n_params},
+                               {"adam_v", s->adam_v, s->n_params},
+                               {"ema", s->ema, s->n_params},
+                               {"best", s->best, s->n_params}};
+    char *state = NULL;
+    dsbi_model *ck = dsbi_model_load_ext(path, ex, 5, &state);
+    if (!ck) return DSBI_STATUS_ERR_FORMAT; /* message names the file */
+    int st = DSBI_STATUS_OK;
+    cJSON *j = state ? cJSON_Parse(state) : NULL;
+    size_t epoch = 0, step = 0, best_epoch = 0, since = 0, epochs = 0, batch = 0, seed = 0;
+    const cJSON *rng = cJSON_GetObjectItemCaseSensitive(j, "rng");
+    const cJSON *bv = cJSON_GetObjectItemCaseSensitive(j, "best_val");
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "rng_spare");
+    const cJSON *wk = cJSON_GetObjectItemCaseSensitive(j, "workers");
+    if (!j || json_size(j, "epoch", &epoch) || json_size(j, "step", &step) ||
+        json_size(j, "best_epoch", &best_epoch) || json_size(j, "since_best", &since) ||
+        json_size(j, "epochs", &epochs) || json_size(j, "batch", &batch) ||
+        json_size(j, "seed", &seed) || !cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 12 ||
+        !cJSON_IsNumber(bv) || !cJSON_IsNumber(sp)) {
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not a training checkpoint (no valid training state)", path);
+    } else if (ck->D != m->D || ck->K != m->K || ck->dm.net.n_params != s->n_params ||
+               ck->cfg.schedule != m->cfg.schedule || ck->cfg.prediction != m->cfg.prediction ||
+               ck->cfg.width != m->cfg.width || ck->cfg.depth != m->cfg.depth) {
+        st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: checkpoint of a different model configuration", path);
+    } else if (epochs != c->epochs || batch != c->batch_size || seed != (size_t)c->seed) {
+        st = dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                       "%s: checkpoint was made with epochs %zu, batch %zu, seed %zu; resume with the same",
+                       path, epochs, batch, seed);
+    } else if (epoch > c->epochs || ck->n_hist != epoch) {
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: inconsistent epoch count in checkpoint", path);
+    } else if (memcmp(ck->theta_mean, m->theta_mean, 2 * (m->D + m->K) * sizeof(float)) != 0) {
+        st = dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                       "%s: the training data differ from the checkpoint's (standardization mismatch)", path);
+    } else {
+        uint32_t v[12];
+        for (int i = 0; i < 12; i++) v[i] = (uint32_t)cJSON_GetArrayItem(rng, i)->valuedouble;
+        dsbi_rng *r = &s->rng;
+        r->key[0] = v[0], r->key[1] = v[1];
+        for (int i = 0; i < 4; i++) r->ctr[i] = v[2 + i], r->buf[i] = v[6 + i];
+        r->used = v[10];
+        r->has_spare = (int)v[11];
+        r->spare = sp->valuedouble;
+        s->step = step;
+        s->best_val = bv->valuedouble >= 1e308 ? INFINITY : bv->valuedouble;
+        s->best_epoch = best_epoch;
+        s->since_best = since;
+        for (size_t e = 0; e < epoch; e++) {
+            m->hist_train[e] = ck->hist_train[e];
+            m->hist_val[e] = ck->hist_val[e];
+        }
+        m->n_hist = epoch;
+        *epochs_done = epoch;
+        if (cJSON_IsNumber(wk) && (int)wk->valuedouble != s->n_workers && c->log) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "note: the checkpoint was written with %d worker threads, resuming "
+                     "with %d: the result is valid but not bit-identical to an uninterrupted run",
+                     (int)wk->valuedouble, s->n_workers);
+            c->log(c->user, msg);
+        }
+    }
+    cJSON_Delete(j);
+    free(state);
+    dsbi_model_free(ck);
+    return st;
+}
+
+/* ---------------------------------------------------------------- the epoch loop */
+
+/* Supplies the standardized training rows of one epoch (offline: the same
+ * rows every epoch; online: fresh simulations). */
+typedef int (*epoch_data_fn)(void *ctx, size_t epoch, const float **theta, const float **x,
+                             size_t *n);
+
+static int train_loop(dsbi_model *m, fit_state *s, epoch_data_fn data, void *ctx,
+                      const float *vt, const float *vx, size_t nv) {
+    const dsbi_train_config *cfg = s->cfg;
+    size_t start = 0;
+    int st = DSBI_STATUS_OK;
+    if (cfg->resume && cfg->checkpoint && (st = read_checkpoint(m, s, &start))) return st;
+    int finished_early = start > 0 && s->cfg->patience && s->since_best >= s->cfg->patience;
+    double t0 = dsbi_now();
+    for (size_t e = start; e < cfg->epochs && !finished_early; e++) {
+        const float *th, *xx;
+        size_t n;
+        double tl = 0.0;
+        if ((st = data(ctx, e, &th, &xx, &n)) || (st = run_epoch(s, th, xx, n, &tl))) break;
+        double vl = val_loss(s, vt, vx, nv);
+        m->hist_train[e] = tl;
+        m->hist_val[e] = vl;
+        m->n_hist = e + 1;
+        int stop = track_best(s, e + 1, vl);
+        int user_stop = cfg->progress &&
+                        cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0);
+        if (cfg->checkpoint && (user_stop || stop || e + 1 == cfg->epochs ||
+                                (cfg->checkpoint_every && (e + 1) % cfg->checkpoint_every == 0))) {
+            if ((st = write_checkpoint(m, s, e + 1))) break;
+        }
+        if (user_stop) {
+            st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
+            break;
+        }
+        if (stop) break;
+    }
+    return st;
+}
+
+/* ---------------------------------------------------------------- offline */
+
+typedef struct offline_ctx {
+    const float *theta, *x;
+    size_t n;
+} offline_ctx;
+
+static int offline_data(void *ctx, size_t epoch, const float **theta, const float **x, size_t *n) {
+    (void)epoch;
+    offline_ctx *c = ctx;
+    *theta = c->theta;
+    *x = c->x;
+    *n = c->n;
+    return DSBI_STATUS_OK;
+}
+
 int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_config *cfg) {
     dsbi_clear_error();
     dsbi_train_config def = dsbi_train_config_default();
@@ -485,22 +653,43 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
         free(buf);
         return st;
     }
-    double t0 = dsbi_now();
-    for (size_t e = 0; e < cfg->epochs; e++) {
-        double tl;
-        if ((st = run_epoch(&s, th, xx, n_tr, &tl))) break;
-        double vl = val_loss(&s, th + n_tr * D, xx + n_tr * K, n_val);
-        m->hist_train[e] = tl;
-        m->hist_val[e] = vl;
-        m->n_hist = e + 1;
-        if (cfg->progress && cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0)) {
-            st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
-            break;
-        }
-        if (track_best(&s, e + 1, vl)) break;
-    }
+    offline_ctx oc = {th, xx, n_tr};
+    st = train_loop(m, &s, offline_data, &oc, th + n_tr * D, xx + n_tr * K, n_val);
     free(buf);
     return finish_fit(m, &s, st);
+}
+
+/* ---------------------------------------------------------------- online */
+
+typedef struct online_ctx {
+    dsbi_model *m;
+    const dsbi_simulator *sim;
+    const dsbi_train_config *cfg;
+    float *buf; /* n x (D + K) */
+} online_ctx;
+
+static int online_data(void *ctx, size_t e, const float **theta, const float **x, size_t *n) {
+    online_ctx *c = ctx;
+    dsbi_model *m = c->m;
+    size_t D = m->D, K = m->K, want = c->cfg->sims_per_epoch, drop = 0;
+    dsbi_dataset *ds = NULL;
+    int st = dsbi_dataset_simulate(c->sim, want, c->cfg->seed + 7919 * (e + 1), &ds, &drop);
+    if (st) return st;
+    if (drop && c->cfg->log) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "warning: epoch %zu: dropped %zu of %zu simulations with non-finite values",
+                 e + 1, drop, want);
+        c->cfg->log(c->cfg->user, msg);
+    }
+    size_t nn = dsbi_dataset_size(ds);
+    standardize(c->buf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
+    standardize(c->buf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
+    dsbi_dataset_free(ds);
+    if (nn < 2) return dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "epoch %zu: fewer than 2 finite simulations", e + 1);
+    *theta = c->buf;
+    *x = c->buf + nn * D;
+    *n = nn;
+    return DSBI_STATUS_OK;
 }
 
 int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_train_config *cfg) {
@@ -536,36 +725,8 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
     standardize(vbuf, dsbi_dataset_theta(pilot) + (np - nv) * D, nv, D, m->theta_mean, m->theta_std);
     standardize(vbuf + nv * D, dsbi_dataset_x(pilot) + (np - nv) * K, nv, K, m->x_mean, m->x_std);
     dsbi_dataset_free(pilot);
-    double t0 = dsbi_now();
-    for (size_t e = 0; e < cfg->epochs && !st; e++) {
-        dsbi_dataset *ds = NULL;
-        size_t drop = 0;
-        if ((st = dsbi_dataset_simulate(sim, n, cfg->seed + 7919 * (e + 1), &ds, &drop))) break;
-        if (drop && cfg->log) {
-            char msg[160];
-            snprintf(msg, sizeof msg, "warning: epoch %zu: dropped %zu of %zu simulations with non-finite values",
-                     e + 1, drop, n);
-            cfg->log(cfg->user, msg);
-        }
-        size_t nn = dsbi_dataset_size(ds);
-        standardize(tbuf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
-        standardize(tbuf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
-        dsbi_dataset_free(ds);
-        double tl;
-        if (nn < 2) {
-            st = dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "epoch %zu: fewer than 2 finite simulations", e + 1);
-            break;
-        }
-        if ((st = run_epoch(&s, tbuf, tbuf + nn * D, nn, &tl))) break;
-        double vl = val_loss(&s, vbuf, vbuf + nv * D, nv);
-        m->hist_train[e] = tl;
-        m->hist_val[e] = vl;
-        m->n_hist = e + 1;
-        if (cfg->progress && cfg->progress(cfg->user, e + 1, cfg->epochs, tl, vl, dsbi_now() - t0))
-            st = dsbi_fail(DSBI_STATUS_ERR_INTERRUPTED, "training stopped after epoch %zu", e + 1);
-        else if (track_best(&s, e + 1, vl))
-            break;
-    }
+    online_ctx oc = {m, sim, cfg, tbuf};
+    st = train_loop(m, &s, online_data, &oc, vbuf, vbuf + nv * D, nv);
     free(vbuf);
     free(tbuf);
     return finish_fit(m, &s, st);

@@ -189,6 +189,15 @@ int dsbi_c2st(const float *ref, size_t n_ref, const float *alt, size_t n_alt, si
     int st = data && lab && perm && idx && correct && epochs && status ? mlp_build(&m, d, cfg.hidden_factor * d)
                                                                           : DSBI_STATUS_ERR_NOMEM;
     if (st) goto out;
+    for (size_t i = 0; i < N * d; i++) {
+        float v = i < n_ref * d ? ref[i] : alt[i - n_ref * d];
+        if (!isfinite(v)) {
+            size_t row = i / d < n_ref ? i / d : i / d - n_ref;
+            st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "c2st: non-finite value in %s sample, row %zu, column %zu",
+                           i / d < n_ref ? "reference" : "second", row + 1, i % d + 1);
+            goto out;
+        }
+    }
     /* z-score both sets by the reference: mean and unbiased sd, in double */
     for (size_t j = 0; j < d; j++) {
         double s = 0, s2 = 0;
@@ -201,12 +210,6 @@ int dsbi_c2st(const float *ref, size_t n_ref, const float *alt, size_t n_alt, si
         for (size_t i = 0; i < n_ref; i++) data[i * d + j] = (float)((ref[i * d + j] - mu) / sd);
         for (size_t i = 0; i < n_alt; i++) data[(n_ref + i) * d + j] = (float)((alt[i * d + j] - mu) / sd);
     }
-    for (size_t i = 0; i < N * d; i++)
-        if (!isfinite(data[i])) {
-            st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "c2st: non-finite value in %s sample, row %zu, column %zu",
-                           i / d < n_ref ? "reference" : "second", (i / d < n_ref ? i / d : i / d - n_ref) + 1, i % d + 1);
-            goto out;
-        }
     for (size_t i = 0; i < N; i++) lab[i] = i >= n_ref, perm[i] = i;
     dsbi_rng rng;
     dsbi_rng_init(&rng, cfg.seed, 1);

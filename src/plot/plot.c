@@ -9,6 +9,7 @@
  * values are skipped; cairo errors latch in the context and are checked once.
  */
 #include "internal.h"
+#include "plot/plot_internal.h"
 #include <cairo-svg.h>
 #include <cairo.h>
 #include <errno.h>
@@ -35,55 +36,22 @@
 #define PLOT_ARM_H 600
 #define PLOT_ARM_TITLE_H 48
 
-#define FONT_TICK 12.0
-#define FONT_LABEL 14.0
-#define FONT_PANEL_TITLE 15.0
-#define FONT_TITLE 18.0
-#define FONT_LEGEND 12.5
-#define SUP_SCALE 0.72 /* superscript size relative to its base */
-
-#define MAX_TICKS 64
 #define LOSS_MAX_DOTS 60 /* loss curves with at most this many points get dots */
-#define HIST_MIN_BINS 10
-#define HIST_MAX_BINS 60
 
-typedef struct rgb {
-    double r, g, b;
-} rgb;
-
-#define HEX_RGB(c) {((c) >> 16 & 0xff) / 255.0, ((c) >> 8 & 0xff) / 255.0, ((c) & 0xff) / 255.0}
-static const rgb col_blue = HEX_RGB(0x1f77b4);
-static const rgb col_navy = HEX_RGB(0x0b3d66);
-static const rgb col_orange = HEX_RGB(0xff7f0e);
-static const rgb col_red = HEX_RGB(0xd62728);
-static const rgb col_text = HEX_RGB(0x1a1a1a);
-static const rgb col_frame = HEX_RGB(0x404040);
-static const rgb col_grid = HEX_RGB(0xe6e6e6);
-static const rgb col_border = HEX_RGB(0xc8c8c8);
-static const rgb col_muted = HEX_RGB(0x808080);
-static const rgb col_white = HEX_RGB(0xffffff);
-
-#define MINUS "\xe2\x88\x92" /* U+2212, the typographic minus */
-#define TIMES "\xc3\x97"     /* U+00D7 */
-
-static void set_color(cairo_t *cr, rgb c, double alpha) {
-    cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha);
-}
-
-static void set_font(cairo_t *cr, double size, int bold) {
+void dsbi_fig_set_font(cairo_t *cr, double size, int bold) {
     cairo_select_font_face(cr, "sans", CAIRO_FONT_SLANT_NORMAL,
                            bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
 }
 
-static double text_width(cairo_t *cr, const char *s) {
+double dsbi_fig_text_width(cairo_t *cr, const char *s) {
     cairo_text_extents_t e;
     cairo_text_extents(cr, s, &e);
     return e.x_advance;
 }
 
 /* Height of digits and capitals above the baseline, for vertical anchoring. */
-static double cap_height(cairo_t *cr) {
+double dsbi_fig_cap_height(cairo_t *cr) {
     cairo_text_extents_t e;
     cairo_text_extents(cr, "0", &e);
     return -e.y_bearing;
@@ -92,9 +60,9 @@ static double cap_height(cairo_t *cr) {
 /* Draws s in the current font with its anchor at (x, y), rotated by angle:
  * ax = 0, 0.5, 1 anchors the left, center, right; ay = 0, 0.5, 1 the top,
  * middle, baseline of the capitals. */
-static void text_at(cairo_t *cr, double x, double y, const char *s, double ax, double ay,
+void dsbi_fig_text_at(cairo_t *cr, double x, double y, const char *s, double ax, double ay,
                     double angle) {
-    double w = text_width(cr, s), h = cap_height(cr);
+    double w = dsbi_fig_text_width(cr, s), h = dsbi_fig_cap_height(cr);
     cairo_save(cr);
     cairo_translate(cr, x, y);
     cairo_rotate(cr, angle);
@@ -103,18 +71,7 @@ static void text_at(cairo_t *cr, double x, double y, const char *s, double ax, d
     cairo_restore(cr);
 }
 
-/* Pixel-aligned coordinate for crisp 1 px lines. */
-static double snap(double v) { return floor(v) + 0.5; }
-
 /* ---------------------------------------------------------------- figure and atomic write */
-
-typedef struct figure {
-    const char *path; /* borrowed */
-    char *tmp;        /* "<path>.tmp.<pid>", owned */
-    int svg, tmp_made;
-    cairo_surface_t *surface;
-    cairo_t *cr;
-} figure;
 
 static int fail_cairo(const char *path, const char *what, cairo_status_t cs) {
     int st = cs == CAIRO_STATUS_NO_MEMORY ? DSBI_STATUS_ERR_NOMEM : DSBI_STATUS_ERR_IO;
@@ -132,7 +89,7 @@ static void figure_discard(figure *fig) {
     fig->tmp = NULL;
 }
 
-static int figure_open(figure *fig, const char *path, int width, int height) {
+int dsbi_fig_open(figure *fig, const char *path, int width, int height) {
     memset(fig, 0, sizeof *fig);
     fig->path = path;
     const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
@@ -176,7 +133,7 @@ static int figure_open(figure *fig, const char *path, int width, int height) {
 }
 
 /* Writes the figure to the temp file, renames it over path and releases all. */
-static int figure_finish(figure *fig) {
+int dsbi_fig_finish(figure *fig) {
     cairo_status_t cs = cairo_status(fig->cr);
     if (cs == CAIRO_STATUS_SUCCESS) {
         cairo_destroy(fig->cr);
@@ -208,18 +165,6 @@ static int figure_finish(figure *fig) {
 }
 
 /* ---------------------------------------------------------------- ticks */
-
-typedef struct tick {
-    double v;      /* data value (not log10) */
-    int major;     /* labeled, with a grid line; minor ticks are short marks only */
-    char text[32]; /* label, UTF-8 */
-    char sup[16];  /* superscript exponent after text, or empty */
-} tick;
-
-typedef struct tick_set {
-    size_t n;
-    tick t[MAX_TICKS];
-} tick_set;
 
 static double nice_step(double span, int target) {
     double raw = span / (target > 1 ? target : 1);
@@ -255,7 +200,7 @@ static void tick_add(tick_set *tk, double v, int major) {
 }
 
 /* Multiples of a 1-2-5 step inside [lo, hi], about target of them. */
-static void ticks_linear(tick_set *tk, double lo, double hi, int target, int integer) {
+void dsbi_fig_ticks_linear(tick_set *tk, double lo, double hi, int target, int integer) {
     double step = nice_step(hi - lo, target);
     if (integer && step < 1.0) step = 1.0;
     double amax = fmax(fabs(lo), fabs(hi));
@@ -280,7 +225,7 @@ static void ticks_linear(tick_set *tk, double lo, double hi, int target, int int
 /* Ticks of a log axis spanning [lo10, hi10] in log10 units: labeled decades
  * (every k-th one if there are many), minor 2..9 marks, and labeled 2 and 5
  * when the axis spans less than three decades. */
-static void ticks_log(tick_set *tk, double lo10, double hi10) {
+void dsbi_fig_ticks_log(tick_set *tk, double lo10, double hi10) {
     int k0 = (int)ceil(lo10 - 1e-9), k1 = (int)floor(hi10 + 1e-9);
     int decades = k1 - k0 + 1, every = decades > 7 ? (decades + 5) / 6 : 1;
     int fine = decades < 3;
@@ -303,73 +248,56 @@ static void ticks_log(tick_set *tk, double lo10, double hi10) {
     }
 }
 
-static double tick_label_width(cairo_t *cr, const tick *t) {
-    set_font(cr, FONT_TICK, 0);
-    double w = text_width(cr, t->text);
+double dsbi_fig_tick_label_width(cairo_t *cr, const tick *t) {
+    dsbi_fig_set_font(cr, FONT_TICK, 0);
+    double w = dsbi_fig_text_width(cr, t->text);
     if (t->sup[0]) {
-        set_font(cr, FONT_TICK * SUP_SCALE, 0);
-        w += text_width(cr, t->sup) + 1.0;
-        set_font(cr, FONT_TICK, 0);
+        dsbi_fig_set_font(cr, FONT_TICK * SUP_SCALE, 0);
+        w += dsbi_fig_text_width(cr, t->sup) + 1.0;
+        dsbi_fig_set_font(cr, FONT_TICK, 0);
     }
     return w;
 }
 
 /* Linear ticks whose labels fit side by side on an axis width px long. */
-static void ticks_fit(cairo_t *cr, tick_set *tk, double lo, double hi, double width, int integer) {
+void dsbi_fig_ticks_fit(cairo_t *cr, tick_set *tk, double lo, double hi, double width, int integer) {
     int target = (int)(width / 70.0);
     if (target > 10) target = 10;
     for (; target >= 2; target--) {
-        ticks_linear(tk, lo, hi, target, integer);
+        dsbi_fig_ticks_linear(tk, lo, hi, target, integer);
         if (tk->n < 2) return;
         double gap = (tk->t[1].v - tk->t[0].v) / (hi - lo) * width, wmax = 0.0;
-        for (size_t i = 0; i < tk->n; i++) wmax = fmax(wmax, tick_label_width(cr, &tk->t[i]));
+        for (size_t i = 0; i < tk->n; i++) wmax = fmax(wmax, dsbi_fig_tick_label_width(cr, &tk->t[i]));
         if (gap >= wmax + 14.0) return;
     }
 }
 
-/* Draws a tick label with its optional superscript, anchored like text_at. */
+/* Draws a tick label with its optional superscript, anchored like dsbi_fig_text_at. */
 static void tick_label(cairo_t *cr, double x, double y, const tick *t, double ax, double ay) {
-    double w = tick_label_width(cr, t), h = cap_height(cr);
+    double w = dsbi_fig_tick_label_width(cr, t), h = dsbi_fig_cap_height(cr);
     double left = x - ax * w, base = y + h * (1.0 - ay);
     set_color(cr, col_text, 1.0);
     cairo_move_to(cr, left, base);
     cairo_show_text(cr, t->text);
     if (t->sup[0]) {
-        double xs = left + text_width(cr, t->text) + 1.0;
-        set_font(cr, FONT_TICK * SUP_SCALE, 0);
+        double xs = left + dsbi_fig_text_width(cr, t->text) + 1.0;
+        dsbi_fig_set_font(cr, FONT_TICK * SUP_SCALE, 0);
         cairo_move_to(cr, xs, base - 0.55 * h);
         cairo_show_text(cr, t->sup);
-        set_font(cr, FONT_TICK, 0);
+        dsbi_fig_set_font(cr, FONT_TICK, 0);
     }
 }
 
 /* ---------------------------------------------------------------- panels */
 
-/* A plotting area: pixel rectangle and the data range mapped onto it. With
- * y_log the y range is in log10 units and map_y takes data values. */
-typedef struct panel {
-    double x, y, w, h;
-    double x_lo, x_hi, y_lo, y_hi;
-    int y_log;
-} panel;
-
-static double map_x(const panel *p, double v) {
-    return p->x + (v - p->x_lo) / (p->x_hi - p->x_lo) * p->w;
-}
-
-static double map_y(const panel *p, double v) {
-    if (p->y_log) v = log10(v);
-    return p->y + p->h - (v - p->y_lo) / (p->y_hi - p->y_lo) * p->h;
-}
-
-static void panel_clip(cairo_t *cr, const panel *p) {
+void dsbi_fig_panel_clip(cairo_t *cr, const panel *p) {
     cairo_save(cr);
     cairo_rectangle(cr, p->x, p->y, p->w, p->h);
     cairo_clip(cr);
 }
 
 /* Light grid lines at the major ticks (either tick set may be NULL). */
-static void panel_grid(cairo_t *cr, const panel *p, const tick_set *xt, const tick_set *yt) {
+void dsbi_fig_panel_grid(cairo_t *cr, const panel *p, const tick_set *xt, const tick_set *yt) {
     cairo_save(cr);
     cairo_set_line_width(cr, 1.0);
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_BUTT);
@@ -392,7 +320,7 @@ static void panel_grid(cairo_t *cr, const panel *p, const tick_set *xt, const ti
 
 /* Frame, outward tick marks, tick labels, axis titles and panel title. Any
  * of the tick sets and strings may be NULL. */
-static void panel_axes(cairo_t *cr, const panel *p, const tick_set *xt, const tick_set *yt,
+void dsbi_fig_panel_axes(cairo_t *cr, const panel *p, const tick_set *xt, const tick_set *yt,
                        const char *xlabel, const char *ylabel, const char *title) {
     double left = snap(p->x), top = snap(p->y);
     double right = snap(p->x + p->w), bottom = snap(p->y + p->h);
@@ -413,37 +341,31 @@ static void panel_axes(cairo_t *cr, const panel *p, const tick_set *xt, const ti
     }
     cairo_stroke(cr);
 
-    set_font(cr, FONT_TICK, 0);
-    double tick_h = cap_height(cr), y_label_w = 0.0;
+    dsbi_fig_set_font(cr, FONT_TICK, 0);
+    double tick_h = dsbi_fig_cap_height(cr), y_label_w = 0.0;
     for (size_t i = 0; xt && i < xt->n; i++)
         if (xt->t[i].major) tick_label(cr, map_x(p, xt->t[i].v), bottom + 9.0, &xt->t[i], 0.5, 0.0);
     for (size_t i = 0; yt && i < yt->n; i++) {
         if (!yt->t[i].major) continue;
         tick_label(cr, left - 8.0, map_y(p, yt->t[i].v), &yt->t[i], 1.0, 0.5);
-        y_label_w = fmax(y_label_w, tick_label_width(cr, &yt->t[i]));
+        y_label_w = fmax(y_label_w, dsbi_fig_tick_label_width(cr, &yt->t[i]));
     }
 
     set_color(cr, col_text, 1.0);
-    set_font(cr, FONT_LABEL, 0);
-    if (xlabel) text_at(cr, p->x + p->w / 2, bottom + 9.0 + tick_h + 12.0, xlabel, 0.5, 0.0, 0.0);
+    dsbi_fig_set_font(cr, FONT_LABEL, 0);
+    if (xlabel) dsbi_fig_text_at(cr, p->x + p->w / 2, bottom + 9.0 + tick_h + 12.0, xlabel, 0.5, 0.0, 0.0);
     if (ylabel)
-        text_at(cr, left - 8.0 - y_label_w - 12.0, p->y + p->h / 2, ylabel, 0.5, 1.0, -M_PI / 2);
+        dsbi_fig_text_at(cr, left - 8.0 - y_label_w - 12.0, p->y + p->h / 2, ylabel, 0.5, 1.0, -M_PI / 2);
     if (title) {
-        set_font(cr, FONT_PANEL_TITLE, 1);
-        text_at(cr, p->x + p->w / 2, top - 10.0, title, 0.5, 1.0, 0.0);
+        dsbi_fig_set_font(cr, FONT_PANEL_TITLE, 1);
+        dsbi_fig_text_at(cr, p->x + p->w / 2, top - 10.0, title, 0.5, 1.0, 0.0);
     }
     cairo_restore(cr);
 }
 
 /* ---------------------------------------------------------------- markers and legend */
 
-typedef enum mark {
-    MARK_NONE,
-    MARK_DOT,    /* filled circle */
-    MARK_TARGET  /* x cross with a white halo and a ring */
-} mark;
-
-static void draw_mark(cairo_t *cr, double x, double y, mark m, rgb c, double alpha) {
+void dsbi_fig_mark(cairo_t *cr, double x, double y, mark m, rgb c, double alpha) {
     cairo_save(cr);
     if (m == MARK_DOT) {
         set_color(cr, c, alpha);
@@ -469,23 +391,12 @@ static void draw_mark(cairo_t *cr, double x, double y, mark m, rgb c, double alp
     cairo_restore(cr);
 }
 
-typedef struct legend_entry {
-    const char *label;
-    rgb color;
-    int line; /* draw a line sample */
-    mark m;   /* and/or a marker */
-} legend_entry;
-
-/* Number of data points (of the figure's own kind) inside a pixel box, so the
- * legend goes into the emptiest corner. */
-typedef size_t (*occupancy_fn)(const void *ctx, double x0, double y0, double x1, double y1);
-
-static void legend_draw(cairo_t *cr, const panel *p, const legend_entry *e, size_t n,
+void dsbi_fig_legend(cairo_t *cr, const panel *p, const legend_entry *e, size_t n,
                         occupancy_fn occupancy, const void *ctx) {
     const double pad = 9.0, row = 21.0, key = 30.0, margin = 10.0;
-    set_font(cr, FONT_LEGEND, 0);
+    dsbi_fig_set_font(cr, FONT_LEGEND, 0);
     double wmax = 0.0;
-    for (size_t i = 0; i < n; i++) wmax = fmax(wmax, text_width(cr, e[i].label));
+    for (size_t i = 0; i < n; i++) wmax = fmax(wmax, dsbi_fig_text_width(cr, e[i].label));
     double w = 2 * pad + key + 8.0 + wmax, h = 2 * pad + row * (double)n - 6.0;
     /* corners in order of preference: upper right, upper left, lower right, lower left */
     double x_r = p->x + p->w - margin - w, y_b = p->y + p->h - margin - h;
@@ -514,32 +425,32 @@ static void legend_draw(cairo_t *cr, const panel *p, const legend_entry *e, size
             cairo_stroke(cr);
         }
         if (e[i].m == MARK_DOT) {
-            draw_mark(cr, x0, yc, MARK_DOT, e[i].color, 1.0);
-            draw_mark(cr, x1, yc, MARK_DOT, e[i].color, 1.0);
+            dsbi_fig_mark(cr, x0, yc, MARK_DOT, e[i].color, 1.0);
+            dsbi_fig_mark(cr, x1, yc, MARK_DOT, e[i].color, 1.0);
         } else if (e[i].m == MARK_TARGET) {
             cairo_save(cr);
             cairo_translate(cr, (x0 + x1) / 2, yc);
             cairo_scale(cr, 0.55, 0.55);
-            draw_mark(cr, 0, 0, MARK_TARGET, e[i].color, 1.0);
+            dsbi_fig_mark(cr, 0, 0, MARK_TARGET, e[i].color, 1.0);
             cairo_restore(cr);
         }
         set_color(cr, col_text, 1.0);
-        set_font(cr, FONT_LEGEND, 0);
-        text_at(cr, x1 + 8.0, yc, e[i].label, 0.0, 0.5, 0.0);
+        dsbi_fig_set_font(cr, FONT_LEGEND, 0);
+        dsbi_fig_text_at(cr, x1 + 8.0, yc, e[i].label, 0.0, 0.5, 0.0);
     }
     cairo_restore(cr);
 }
 
-static void figure_title(cairo_t *cr, double width, double y, const char *title) {
+void dsbi_fig_title(cairo_t *cr, double width, double y, const char *title) {
     set_color(cr, col_text, 1.0);
-    set_font(cr, FONT_TITLE, 1);
-    text_at(cr, width / 2, y, title, 0.5, 0.5, 0.0);
+    dsbi_fig_set_font(cr, FONT_TITLE, 1);
+    dsbi_fig_text_at(cr, width / 2, y, title, 0.5, 0.5, 0.0);
 }
 
 /* ---------------------------------------------------------------- histograms */
 
 /* Count of finite values of a strided column and their range. */
-static size_t finite_range(const float *v, size_t n, size_t stride, double *lo, double *hi) {
+size_t dsbi_fig_finite_range(const float *v, size_t n, size_t stride, double *lo, double *hi) {
     size_t k = 0;
     *lo = INFINITY;
     *hi = -INFINITY;
@@ -554,7 +465,7 @@ static size_t finite_range(const float *v, size_t n, size_t stride, double *lo, 
 }
 
 /* Counts finite values of a strided column into nbins equal bins of [lo, hi]. */
-static double hist_count(const float *v, size_t n, size_t stride, double lo, double hi,
+double dsbi_fig_hist_count(const float *v, size_t n, size_t stride, double lo, double hi,
                          size_t nbins, double *counts) {
     double max = 0.0;
     for (size_t b = 0; b < nbins; b++) counts[b] = 0.0;
@@ -570,7 +481,7 @@ static double hist_count(const float *v, size_t n, size_t stride, double lo, dou
 }
 
 /* Filled step outline of a histogram over [lo, hi] in panel p. */
-static void hist_draw(cairo_t *cr, const panel *p, const double *counts, size_t nbins,
+void dsbi_fig_hist_draw(cairo_t *cr, const panel *p, const double *counts, size_t nbins,
                       double lo, double hi, rgb c) {
     double base = map_y(p, 0.0), bw = (hi - lo) / (double)nbins;
     cairo_save(cr);
@@ -594,18 +505,18 @@ static void hist_draw(cairo_t *cr, const panel *p, const double *counts, size_t 
 
 /* One marginal panel inside a cell: histogram of a strided column, x ticks,
  * the name as title, and the true value (if given and finite) as a red line. */
-static void draw_marginal(cairo_t *cr, double cx, double cy, double cw, double ch,
+void dsbi_fig_marginal(cairo_t *cr, double cx, double cy, double cw, double ch,
                           const float *col, size_t n, size_t stride, const char *name,
                           const float *truth) {
     panel p = {.x = floor(cx + 18.0), .y = floor(cy + 36.0), .w = floor(cw - 36.0),
                .h = floor(ch - 36.0 - 44.0), .x_lo = 0, .x_hi = 1, .y_lo = 0, .y_hi = 1};
     double lo, hi;
-    size_t n_ok = finite_range(col, n, stride, &lo, &hi);
+    size_t n_ok = dsbi_fig_finite_range(col, n, stride, &lo, &hi);
     if (n_ok == 0) {
-        panel_axes(cr, &p, NULL, NULL, NULL, NULL, name);
+        dsbi_fig_panel_axes(cr, &p, NULL, NULL, NULL, NULL, name);
         set_color(cr, col_muted, 1.0);
-        set_font(cr, FONT_LABEL, 0);
-        text_at(cr, p.x + p.w / 2, p.y + p.h / 2, "no finite values", 0.5, 0.5, 0.0);
+        dsbi_fig_set_font(cr, FONT_LABEL, 0);
+        dsbi_fig_text_at(cr, p.x + p.w / 2, p.y + p.h / 2, "no finite values", 0.5, 0.5, 0.0);
         return;
     }
     if (hi - lo <= 1e-9 * fmax(1.0, fabs(lo))) { /* a constant column */
@@ -622,14 +533,14 @@ static void draw_marginal(cairo_t *cr, double cx, double cy, double cw, double c
     double counts[HIST_MAX_BINS];
     size_t nbins = (size_t)ceil(2.0 * cbrt((double)n_ok)); /* Rice rule */
     nbins = nbins < HIST_MIN_BINS ? HIST_MIN_BINS : nbins > HIST_MAX_BINS ? HIST_MAX_BINS : nbins;
-    double max = hist_count(col, n, stride, lo, hi, nbins, counts);
+    double max = dsbi_fig_hist_count(col, n, stride, lo, hi, nbins, counts);
     p.y_hi = 1.12 * max;
 
     tick_set xt;
-    ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 0);
-    panel_grid(cr, &p, &xt, NULL);
-    panel_clip(cr, &p);
-    hist_draw(cr, &p, counts, nbins, lo, hi, col_blue);
+    dsbi_fig_ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 0);
+    dsbi_fig_panel_grid(cr, &p, &xt, NULL);
+    dsbi_fig_panel_clip(cr, &p);
+    dsbi_fig_hist_draw(cr, &p, counts, nbins, lo, hi, col_blue);
     if (!isnan(t)) {
         double x = map_x(&p, t);
         set_color(cr, col_red, 1.0);
@@ -638,8 +549,8 @@ static void draw_marginal(cairo_t *cr, double cx, double cy, double cw, double c
         cairo_line_to(cr, x, p.y + p.h);
         cairo_stroke(cr);
     }
-    cairo_restore(cr); /* panel_clip */
-    panel_axes(cr, &p, &xt, NULL, NULL, NULL, name);
+    cairo_restore(cr); /* dsbi_fig_panel_clip */
+    dsbi_fig_panel_axes(cr, &p, &xt, NULL, NULL, NULL, name);
 }
 
 /* ---------------------------------------------------------------- loss curves */
@@ -693,7 +604,7 @@ static void loss_curve(cairo_t *cr, const panel *p, const double *y, size_t epoc
     if (n_ok > LOSS_MAX_DOTS) return;
     for (size_t e = 0; e < epochs; e++)
         if (loss_ok(p, y[e]))
-            draw_mark(cr, map_x(p, (double)(e + 1)), map_y(p, y[e]), MARK_DOT, c, 1.0);
+            dsbi_fig_mark(cr, map_x(p, (double)(e + 1)), map_y(p, y[e]), MARK_DOT, c, 1.0);
 }
 
 int dsbi_plot_loss(const char *path, const double *train, const double *val, size_t epochs) {
@@ -711,7 +622,7 @@ int dsbi_plot_loss(const char *path, const double *train, const double *val, siz
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: every loss value is non-finite", path);
 
     figure fig;
-    int st = figure_open(&fig, path, PLOT_LOSS_W, PLOT_LOSS_H);
+    int st = dsbi_fig_open(&fig, path, PLOT_LOSS_W, PLOT_LOSS_H);
     if (st != DSBI_STATUS_OK) return st;
     cairo_t *cr = fig.cr;
 
@@ -733,23 +644,23 @@ int dsbi_plot_loss(const char *path, const double *train, const double *val, siz
 
     tick_set xt, yt;
     if (p.y_log)
-        ticks_log(&yt, p.y_lo, p.y_hi);
+        dsbi_fig_ticks_log(&yt, p.y_lo, p.y_hi);
     else
-        ticks_linear(&yt, p.y_lo, p.y_hi, (int)(p.h / 55.0), 0);
+        dsbi_fig_ticks_linear(&yt, p.y_lo, p.y_hi, (int)(p.h / 55.0), 0);
     /* widen the left margin when the y labels are long (e.g. 1.25x10^5) */
     double y_label_w = 0.0;
     for (size_t i = 0; i < yt.n; i++)
-        if (yt.t[i].major) y_label_w = fmax(y_label_w, tick_label_width(cr, &yt.t[i]));
+        if (yt.t[i].major) y_label_w = fmax(y_label_w, dsbi_fig_tick_label_width(cr, &yt.t[i]));
     double left = ceil(24.0 + FONT_LABEL + 12.0 + y_label_w + 8.0);
     if (left > p.x) p.w -= left - p.x, p.x = left;
-    ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 1);
+    dsbi_fig_ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 1);
 
-    panel_grid(cr, &p, &xt, &yt);
-    panel_clip(cr, &p);
+    dsbi_fig_panel_grid(cr, &p, &xt, &yt);
+    dsbi_fig_panel_clip(cr, &p);
     loss_curve(cr, &p, train, epochs, col_blue);
     if (val) loss_curve(cr, &p, val, epochs, col_orange);
     cairo_restore(cr);
-    panel_axes(cr, &p, &xt, &yt, "epoch", p.y_log ? "loss (log scale)" : "loss", NULL);
+    dsbi_fig_panel_axes(cr, &p, &xt, &yt, "epoch", p.y_log ? "loss (log scale)" : "loss", NULL);
 
     legend_entry keys[2];
     size_t n_keys = 0;
@@ -760,13 +671,13 @@ int dsbi_plot_loss(const char *path, const double *train, const double *val, siz
         keys[n_keys++] = (legend_entry){"validation", col_orange, 1,
                                         n_val > LOSS_MAX_DOTS ? MARK_NONE : MARK_DOT};
     loss_data L = {&p, {train, val}, epochs};
-    legend_draw(cr, &p, keys, n_keys, loss_occupancy, &L);
+    dsbi_fig_legend(cr, &p, keys, n_keys, loss_occupancy, &L);
 
     char title[96];
     snprintf(title, sizeof title, "%s loss (%zu epoch%s)",
              n_val ? "Training and validation" : "Training", epochs, epochs == 1 ? "" : "s");
-    figure_title(cr, PLOT_LOSS_W, 28.0, title);
-    return figure_finish(&fig);
+    dsbi_fig_title(cr, PLOT_LOSS_W, 28.0, title);
+    return dsbi_fig_finish(&fig);
 }
 
 /* ---------------------------------------------------------------- marginals */
@@ -793,7 +704,7 @@ int dsbi_plot_marginals(const char *path, const float *samples, size_t n, size_t
     size_t cols = d < PLOT_MARG_COLS ? d : PLOT_MARG_COLS;
     size_t rows = (d + PLOT_MARG_COLS - 1) / PLOT_MARG_COLS;
     figure fig;
-    int st = figure_open(&fig, path, (int)cols * PLOT_MARG_CELL_W, (int)rows * PLOT_MARG_CELL_H);
+    int st = dsbi_fig_open(&fig, path, (int)cols * PLOT_MARG_CELL_W, (int)rows * PLOT_MARG_CELL_H);
     if (st != DSBI_STATUS_OK) return st;
     for (size_t j = 0; j < d; j++) {
         char fallback[32];
@@ -802,11 +713,11 @@ int dsbi_plot_marginals(const char *path, const float *samples, size_t n, size_t
             snprintf(fallback, sizeof fallback, "theta_%zu", j + 1);
             name = fallback;
         }
-        draw_marginal(fig.cr, (double)(j % cols) * PLOT_MARG_CELL_W,
+        dsbi_fig_marginal(fig.cr, (double)(j % cols) * PLOT_MARG_CELL_W,
                       (double)(j / cols) * PLOT_MARG_CELL_H, PLOT_MARG_CELL_W, PLOT_MARG_CELL_H,
                       samples + j, n, d, name, truth ? truth + j : NULL);
     }
-    return figure_finish(&fig);
+    return dsbi_fig_finish(&fig);
 }
 
 /* ---------------------------------------------------------------- inverse-kinematics arm */
@@ -887,10 +798,10 @@ static size_t draw_arm_panel(cairo_t *cr, const panel *cell, const float *theta,
     p.y_lo = yc - p.h / scale / 2, p.y_hi = yc + p.h / scale / 2;
 
     tick_set xt, yt;
-    ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 0);
-    ticks_linear(&yt, p.y_lo, p.y_hi, (int)(p.h / 60.0), 0);
-    panel_grid(cr, &p, &xt, &yt);
-    panel_clip(cr, &p);
+    dsbi_fig_ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 0);
+    dsbi_fig_ticks_linear(&yt, p.y_lo, p.y_hi, (int)(p.h / 60.0), 0);
+    dsbi_fig_panel_grid(cr, &p, &xt, &yt);
+    dsbi_fig_panel_clip(cr, &p);
 
     /* the rail the base slides on */
     double rail = map_x(&p, 0.0);
@@ -913,18 +824,18 @@ static size_t draw_arm_panel(cairo_t *cr, const panel *cell, const float *theta,
         cairo_rectangle(cr, map_x(&p, jx[0]) - 5.0, map_y(&p, jy[0]) - 3.0, 10.0, 6.0);
         cairo_fill(cr);
         for (int j = 1; j < 3; j++)
-            draw_mark(cr, map_x(&p, jx[j]), map_y(&p, jy[j]), MARK_DOT, col_navy, alpha);
-        draw_mark(cr, map_x(&p, jx[3]), map_y(&p, jy[3]), MARK_DOT, col_orange, alpha);
+            dsbi_fig_mark(cr, map_x(&p, jx[j]), map_y(&p, jy[j]), MARK_DOT, col_navy, alpha);
+        dsbi_fig_mark(cr, map_x(&p, jx[3]), map_y(&p, jy[3]), MARK_DOT, col_orange, alpha);
     }
-    if (x_obs) draw_mark(cr, map_x(&p, x_obs[1]), map_y(&p, x_obs[0]), MARK_TARGET, col_red, 1.0);
-    cairo_restore(cr); /* panel_clip */
+    if (x_obs) dsbi_fig_mark(cr, map_x(&p, x_obs[1]), map_y(&p, x_obs[0]), MARK_TARGET, col_red, 1.0);
+    cairo_restore(cr); /* dsbi_fig_panel_clip */
 
-    panel_axes(cr, &p, &xt, &yt, "x2", "x1", "Arm configurations");
+    dsbi_fig_panel_axes(cr, &p, &xt, &yt, "x2", "x1", "Arm configurations");
     legend_entry keys[3] = {{"posterior draw", col_blue, 1, MARK_DOT},
                             {"hand position", col_orange, 0, MARK_DOT},
                             {"observed x", col_red, 0, MARK_TARGET}};
     arm_data A = {&p, theta, n_arms, x_obs};
-    legend_draw(cr, &p, keys, x_obs ? 3 : 2, arm_occupancy, &A);
+    dsbi_fig_legend(cr, &p, keys, x_obs ? 3 : 2, arm_occupancy, &A);
     return drawn;
 }
 
@@ -941,7 +852,7 @@ int dsbi_plot_arm(const char *path, const float *theta, size_t n, const float *x
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: observation x_obs is not finite", path);
 
     figure fig;
-    int st = figure_open(&fig, path, PLOT_ARM_W, PLOT_ARM_H);
+    int st = dsbi_fig_open(&fig, path, PLOT_ARM_W, PLOT_ARM_H);
     if (st != DSBI_STATUS_OK) return st;
     cairo_t *cr = fig.cr;
     size_t n_arms = n < max_arms ? n : max_arms;
@@ -951,12 +862,12 @@ int dsbi_plot_arm(const char *path, const float *theta, size_t n, const float *x
                  .h = body - 34 - 56};
     size_t drawn = draw_arm_panel(cr, &arm, theta, n_arms, x_obs);
     for (int j = 0; j < 4; j++)
-        draw_marginal(cr, half + (j % 2) * half / 2, PLOT_ARM_TITLE_H + (j / 2) * body / 2,
+        dsbi_fig_marginal(cr, half + (j % 2) * half / 2, PLOT_ARM_TITLE_H + (j / 2) * body / 2,
                       half / 2, body / 2, theta + j, n, 4, names[j], NULL);
 
     char title[128];
     snprintf(title, sizeof title, "Inverse kinematics posterior: %zu draw%s, %zu arm%s shown", n,
              n == 1 ? "" : "s", drawn, drawn == 1 ? "" : "s");
-    figure_title(cr, PLOT_ARM_W, PLOT_ARM_TITLE_H / 2.0 + 4.0, title);
-    return figure_finish(&fig);
+    dsbi_fig_title(cr, PLOT_ARM_W, PLOT_ARM_TITLE_H / 2.0 + 4.0, title);
+    return dsbi_fig_finish(&fig);
 }
