@@ -35,7 +35,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy examples install clean deps
+.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy examples install clean deps plugins fuzz fuzz-build
 all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
 
 deps:
@@ -92,6 +92,70 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libdiffsbi.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdiffsbi.a $(LDLIBS)
 
+# ---------------------------------------------------------------- simulator plugins
+# Example plugins (examples/plugins/) as shared libraries in build/plugins/.
+# The Fortran example needs gfortran; without it this target says so and fails.
+PLUGIN_CFLAGS = -std=gnu17 -O2 -g -fPIC -shared -Wall -Wextra -Wshadow -Iinclude
+plugins: $(BUILD)/plugins/libsir.so $(BUILD)/plugins/libfortran_gauss.so
+$(BUILD)/plugins/libsir.so: examples/plugins/sir_plugin.c include/diffsbi_plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $< -lm
+$(BUILD)/plugins/libfortran_gauss.so: examples/plugins/fortran_plugin.f90
+	@mkdir -p $(dir $@)
+	@command -v gfortran >/dev/null 2>&1 || { echo "make plugins: gfortran not found: cannot build the Fortran example (apt-get install gfortran)" >&2; exit 1; }
+	gfortran -O2 -g -fPIC -shared -Wall -J $(dir $@) -o $@ $<
+
+# ---------------------------------------------------------------- fuzzing
+# libFuzzer targets for the model loader and the CSV and NPY readers, built
+# with clang (installed here if missing) under ASan + UBSan in build/fuzz/.
+# Seed corpora come from valid files written by the CLI plus tests/corpus/.
+# make fuzz FUZZ_TIME=seconds runs each target in turn [60].
+FUZZ_TIME ?= 60
+FUZZ_DIR   = build/fuzz
+FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu17 -O1 -g -fopenmp -Iinclude -Isrc -I$(BLAS_INC) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed
+FUZZ_OBJ  := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+FUZZ_BINS := $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_npy
+.SECONDARY: $(FUZZ_OBJ)
+
+$(FUZZ_DIR)/.clang:
+	@mkdir -p $(FUZZ_DIR)
+	@command -v clang >/dev/null 2>&1 || { echo "make fuzz: installing clang (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  clang libclang-rt-dev libomp-dev >/dev/null; }
+	@touch $@
+
+$(FUZZ_DIR)/%.o: %.c | $(FUZZ_DIR)/.clang
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | $(FUZZ_DIR)/.clang
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) $(LDLIBS) $(FUZZ_SAN)
+
+# seeds: valid files of each kind, then the malformed corpus of the tests
+$(FUZZ_DIR)/seeds/.done: $(BUILD)/diffsbi $(wildcard tests/corpus/*)
+	@mkdir -p $(FUZZ_DIR)/seeds/model $(FUZZ_DIR)/seeds/csv $(FUZZ_DIR)/seeds/npy
+	$(BUILD)/diffsbi simulate --task two_moons --sims 20 --out $(FUZZ_DIR)/seeds/csv/two_moons.csv --quiet
+	$(BUILD)/diffsbi simulate --task gaussian_linear --sims 5 --out $(FUZZ_DIR)/seeds/csv/gl.csv --quiet
+	$(BUILD)/diffsbi simulate --task two_moons --sims 20 --out $(FUZZ_DIR)/seeds/npy/two_moons.npy --quiet
+	$(BUILD)/diffsbi train --data $(FUZZ_DIR)/seeds/csv/two_moons.csv --theta 1-2 --x 3-4 --epochs 2 \
+	  --width 4 --depth 1 --batch 8 --out $(FUZZ_DIR)/seeds/model/tiny.dsbi --quiet
+	cp tests/corpus/*.csv tests/corpus/*.txt $(FUZZ_DIR)/seeds/csv/ 2>/dev/null || true
+	cp tests/corpus/*.npy $(FUZZ_DIR)/seeds/npy/ 2>/dev/null || true
+	cp tests/corpus/*.dsbi $(FUZZ_DIR)/seeds/model/ 2>/dev/null || true
+	@touch $@
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.done
+
+fuzz: fuzz-build
+	@for t in model csv npy; do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_TIME) s"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -max_len=65536 \
+	    -artifact_prefix=$(FUZZ_DIR)/crash_$$t- $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t || exit 1; \
+	done
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libdiffsbi.a $(DESTDIR)$(PREFIX)/lib/
@@ -103,4 +167,4 @@ install: all
 clean:
 	rm -rf build diffsbi
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(wildcard $(FUZZ_DIR)/src/*/*.d)

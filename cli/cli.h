@@ -12,6 +12,7 @@ int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_diagnose(int argc, char **argv);
 
 /* Prints "diffsbi: <cmd>: <status>: <detail>" and returns the exit code (1). */
 int cli_fail(const char *cmd, int status);
@@ -45,9 +46,10 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
 
 /* Model design options shared by train and demo. */
 #define CLI_MODEL_OPTS_HELP                                                                     \
-    "  --schedule NAME       edm | cosine | edm-ve [edm]\n"                                    \
-    "  --prediction NAME     F | noise | x | v | score [F]\n"                                   \
-    "  --weighting NAME      default | none | edm | sigmoid | likelihood [default]\n"          \
+    "  --model FAMILY        diffusion | flow (flow matching: flow schedule and velocity)\n"   \
+    "  --schedule NAME       edm | cosine | linear | edm-ve | flow [edm]\n"                    \
+    "  --prediction NAME     F | noise | x | v | score | flow [F]\n"                           \
+    "  --weighting NAME      default | none | edm | sigmoid | likelihood | flow [default]\n"   \
     "  --width N             hidden width [256]\n"                                             \
     "  --depth N             hidden layers [4]\n"                                              \
     "  --activation NAME     silu | gelu | mish | tanh | relu [silu]\n"                        \
@@ -72,11 +74,12 @@ extern const size_t cli_model_long_opts_n;
 
 /* Sampler options shared by sample and demo. */
 #define CLI_SAMPLE_OPTS_HELP                                                                    \
-    "  --sampler NAME        ddim | dpm2m | euler | heun | em [ddim]\n"                                \
+    "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 (adaptive) [ddim]\n"      \
     "  --steps N             time steps [100]\n"                                               \
     "  --stop-time X         end the integration at this time in [0,1) [0]\n"                  \
     "  --eta X               DDIM stochasticity in [0,1] [0]\n"                                \
-    "  --max-nfe N           refuse settings needing more network evaluations per draw\n"
+    "  --max-nfe N           refuse settings needing more network evaluations per draw\n"     \
+    "  --atol X, --rtol X    error tolerances of rk45 [1e-3, 1e-3]\n"
 int cli_sample_option(const char *cmd, const char *name, const char *val, dsbi_sample_config *sc);
 extern const struct option cli_sample_long_opts[];
 extern const size_t cli_sample_long_opts_n;

@@ -12,7 +12,7 @@ static void help(void) {
            "  --obs VALUES|FILE     observation x_obs\n"
            "  -n, --num N           number of draws [1000]\n"
            "  --out FILE            samples as .csv or .npy\n"
-           "  --plot FILE           marginal histograms of the draws (.png or .svg)\n"
+           "  --plot FILE           pair plot of the draws (.png or .svg; marginals beyond 16 parameters)\n"
            "  --seed N              seed [0]\n"
            "  --threads N           threads [all cores]\n"
            "  --quiet               no summary\n"
@@ -87,7 +87,8 @@ int cmd_sample(int argc, char **argv) {
         rc = cli_fail("sample", st);
         goto done;
     }
-    if (plot && (st = dsbi_plot_marginals(plot, theta, n, D, names, NULL))) {
+    if (plot && (st = D <= 16 ? dsbi_plot_pairs(plot, theta, n, D, names, NULL, 0, NULL)
+                              : dsbi_plot_marginals(plot, theta, n, D, names, NULL))) {
         rc = cli_fail("sample", st);
         goto done;
     }

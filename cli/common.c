@@ -164,7 +164,7 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out) {
 
 enum {
     O_SCHEDULE = CLI_OPT_BASE, O_PREDICTION, O_WEIGHTING, O_WIDTH, O_DEPTH, O_ACTIVATION, O_PLAIN,
-    O_LAYER_NORM, O_EPOCHS, O_BATCH, O_LR, O_VAL_FRAC, O_EMA, O_PATIENCE
+    O_LAYER_NORM, O_EPOCHS, O_BATCH, O_LR, O_VAL_FRAC, O_EMA, O_PATIENCE, O_FAMILY
 };
 
 const struct option cli_model_long_opts[] = {
@@ -175,6 +175,7 @@ const struct option cli_model_long_opts[] = {
     {"epochs", required_argument, 0, O_EPOCHS},       {"batch", required_argument, 0, O_BATCH},
     {"lr", required_argument, 0, O_LR},               {"val-frac", required_argument, 0, O_VAL_FRAC},
     {"ema", required_argument, 0, O_EMA},             {"patience", required_argument, 0, O_PATIENCE},
+    {"model", required_argument, 0, O_FAMILY},
 };
 const size_t cli_model_long_opts_n = sizeof cli_model_long_opts / sizeof cli_model_long_opts[0];
 
@@ -207,16 +208,33 @@ int cli_model_option(const char *cmd, const char *name, const char *val, dsbi_mo
     case O_LR: return cli_parse_float(cmd, "--lr", val, 1e-9, 10.0, &tc->lr) ? -1 : 1;
     case O_VAL_FRAC: return cli_parse_float(cmd, "--val-frac", val, 0.0, 0.9, &tc->val_fraction) ? -1 : 1;
     case O_EMA: return cli_parse_float(cmd, "--ema", val, 0.0, 0.99999, &tc->ema_decay) ? -1 : 1;
+    case O_FAMILY:
+        /* a family sets its defaults; --schedule/--prediction given later still override */
+        if (!strcmp(val, "flow")) {
+            mc->schedule = DSBI_SCHEDULE_FLOW;
+            mc->prediction = DSBI_PREDICTION_FLOW;
+            mc->weighting = DSBI_WEIGHTING_DEFAULT;
+        } else if (!strcmp(val, "diffusion")) {
+            dsbi_model_config d = dsbi_model_config_default();
+            mc->schedule = d.schedule;
+            mc->prediction = d.prediction;
+            mc->weighting = d.weighting;
+        } else {
+            cli_usage_error(cmd, "--model: unknown family '%s' (diffusion or flow)", val);
+            return -1;
+        }
+        return 1;
     case O_PATIENCE: return cli_parse_size(cmd, "--patience", val, 0, 100000000, &tc->patience) ? -1 : 1;
     default: return 0;
     }
 }
 
-enum { S_SAMPLER = CLI_SOPT_BASE, S_STEPS, S_STOP, S_ETA, S_MAXNFE };
+enum { S_SAMPLER = CLI_SOPT_BASE, S_STEPS, S_STOP, S_ETA, S_MAXNFE, S_ATOL, S_RTOL };
 const struct option cli_sample_long_opts[] = {
     {"sampler", required_argument, 0, S_SAMPLER}, {"steps", required_argument, 0, S_STEPS},
     {"stop-time", required_argument, 0, S_STOP},  {"eta", required_argument, 0, S_ETA},
-    {"max-nfe", required_argument, 0, S_MAXNFE},
+    {"max-nfe", required_argument, 0, S_MAXNFE},  {"atol", required_argument, 0, S_ATOL},
+    {"rtol", required_argument, 0, S_RTOL},
 };
 const size_t cli_sample_long_opts_n = sizeof cli_sample_long_opts / sizeof cli_sample_long_opts[0];
 
@@ -230,6 +248,8 @@ int cli_sample_option(const char *cmd, const char *name, const char *val, dsbi_s
     case S_STOP: return cli_parse_float(cmd, "--stop-time", val, 0.0, 0.999, &sc->stop_time) ? -1 : 1;
     case S_ETA: return cli_parse_float(cmd, "--eta", val, 0.0, 1.0, &sc->eta) ? -1 : 1;
     case S_MAXNFE: return cli_parse_size(cmd, "--max-nfe", val, 1, (size_t)1e12, &sc->max_nfe) ? -1 : 1;
+    case S_ATOL: return cli_parse_float(cmd, "--atol", val, 1e-9, 1.0, &sc->atol) ? -1 : 1;
+    case S_RTOL: return cli_parse_float(cmd, "--rtol", val, 1e-9, 1.0, &sc->rtol) ? -1 : 1;
     default: return 0;
     }
 }

@@ -13,6 +13,7 @@ static const struct {
     {"simulate", cmd_simulate, "simulate (theta, x) pairs from a task into CSV or NPY"},
     {"train", cmd_train, "train a diffusion posterior on a task or a data file"},
     {"sample", cmd_sample, "draw posterior samples for an observation"},
+    {"diagnose", cmd_diagnose, "calibration diagnostics on a test set: SBC, coverage, TARP, report"},
     {"info", cmd_info, "describe a model file"},
     {"bench", cmd_bench, "sbibm accuracy benchmark: C2ST, MMD, sliced Wasserstein vs reference posteriors"},
 };

@@ -147,7 +147,9 @@ int dsbi_table_write(const char *path, const float *data, size_t rows, size_t co
 typedef enum dsbi_schedule {
     DSBI_SCHEDULE_EDM = 0,    /* EDM, variance preserving (default) */
     DSBI_SCHEDULE_COSINE = 1, /* VP cosine in log-SNR form */
-    DSBI_SCHEDULE_EDM_VE = 2  /* EDM, variance exploding */
+    DSBI_SCHEDULE_EDM_VE = 2, /* EDM, variance exploding */
+    DSBI_SCHEDULE_LINEAR = 3, /* VP with linear beta(t) in [0.1, 20] (DDPM / score SDE) */
+    DSBI_SCHEDULE_FLOW = 4    /* flow matching: z = (1 - t) theta + t eps */
 } dsbi_schedule;
 
 typedef enum dsbi_prediction {
@@ -155,15 +157,17 @@ typedef enum dsbi_prediction {
     DSBI_PREDICTION_NOISE = 1, /* epsilon */
     DSBI_PREDICTION_X = 2,     /* denoised parameters */
     DSBI_PREDICTION_V = 3,     /* velocity alpha*eps - sigma*x */
-    DSBI_PREDICTION_SCORE = 4  /* score of the diffused posterior */
+    DSBI_PREDICTION_SCORE = 4, /* score of the diffused posterior */
+    DSBI_PREDICTION_FLOW = 5   /* flow-matching velocity eps - theta (flow schedule only) */
 } dsbi_prediction;
 
 typedef enum dsbi_weighting {
-    DSBI_WEIGHTING_DEFAULT = 0,  /* EDM for the EDM schedules, sigmoid for cosine */
+    DSBI_WEIGHTING_DEFAULT = 0,  /* EDM for EDM, sigmoid for cosine/linear, flow for flow */
     DSBI_WEIGHTING_NONE = 1,     /* plain noise MSE */
     DSBI_WEIGHTING_EDM = 2,      /* 1 + exp(-lambda)/sigma_data^2 */
     DSBI_WEIGHTING_SIGMOID = 3,  /* sigmoid(2 - lambda), Kingma & Gao 2023 */
-    DSBI_WEIGHTING_LIKELIHOOD = 4
+    DSBI_WEIGHTING_LIKELIHOOD = 4,
+    DSBI_WEIGHTING_FLOW = 5      /* 1/alpha^2: plain velocity MSE of flow matching */
 } dsbi_weighting;
 
 typedef enum dsbi_activation {
@@ -238,7 +242,8 @@ typedef enum dsbi_sampler {
     DSBI_SAMPLER_EULER = 1, /* Euler on the probability-flow ODE */
     DSBI_SAMPLER_HEUN = 2,  /* Heun (2nd order) on the probability-flow ODE */
     DSBI_SAMPLER_EM = 3,    /* Euler-Maruyama on the reverse SDE */
-    DSBI_SAMPLER_DPM2M = 4  /* DPM-Solver++(2M): 2nd-order multistep ODE, 1 evaluation/step */
+    DSBI_SAMPLER_DPM2M = 4, /* DPM-Solver++(2M): 2nd-order multistep ODE, 1 evaluation/step */
+    DSBI_SAMPLER_RK45 = 5   /* adaptive Dormand-Prince 5(4) on the ODE, --atol/--rtol */
 } dsbi_sampler;
 
 typedef struct dsbi_sample_config {
@@ -247,6 +252,7 @@ typedef struct dsbi_sample_config {
     float stop_time;    /* integrate from t = 1 down to this time [0] */
     float eta;          /* DDIM stochasticity, 0 = deterministic [0] */
     size_t max_nfe;     /* evaluation budget per draw, 0 = none; exceeding it fails */
+    float atol, rtol;   /* adaptive samplers: error tolerances [1e-3, 1e-3] */
     uint64_t seed;      /* [0] */
 } dsbi_sample_config;
 
@@ -254,7 +260,7 @@ dsbi_sample_config dsbi_sample_config_default(void);
 
 /* Statistics of one sampling call. */
 typedef struct dsbi_sample_stats {
-    size_t nfe;          /* network evaluations per draw */
+    size_t nfe;          /* network evaluations per draw (the largest over chunks) */
     double seconds;
 } dsbi_sample_stats;
 
@@ -485,7 +491,7 @@ typedef struct dsbi_calibration {
     size_t n_ecdf;
     double *ecdf_p, *band_lo, *band_hi; /* n_ecdf */
     double *ecdf;                       /* n_ecdf x d */
-    double gamma_crit;
+    double band_alpha, gamma_crit; /* band level 1 - band_alpha and its gamma threshold */
     /* expected coverage of central credible intervals */
     size_t n_levels;
     double *levels;                     /* n_levels */
@@ -495,8 +501,8 @@ typedef struct dsbi_calibration {
     size_t n_tarp;
     double *tarp_alpha, *tarp_ecp;      /* n_tarp */
     double tarp_area;
-    double tarp_dispersion; /* mean(ECP - alpha) over alpha < 1/2 minus the same over
-                               alpha > 1/2: > 0 over-confident, < 0 under-confident */
+    double tarp_signed;     /* integral of ECP - alpha: > 0 conservative (under-confident),
+                               < 0 over-confident or biased (Lemos et al. 2023, fig. 2) */
     double tarp_mc;         /* Monte-Carlo level of tarp_area: 0.31 / sqrt(n) */
 } dsbi_calibration;
 
@@ -505,9 +511,12 @@ typedef struct dsbi_calibration {
  *   biased          if |rank_shift| > max(3 mc, 0.1) (about 0.35 posterior sd);
  *   over-confident  else if coverage_bias < -max(3 mc, 0.02);
  *   under-confident else if coverage_bias > max(3 mc, 0.02);
- *   else, if the rank ECDF leaves its band, whichever of |rank_shift| and
- *   |coverage_bias| is larger names the fault (biased, or by the sign of
- *   coverage_bias over-/under-confident); else well calibrated.
+ *   else, if the rank ECDF leaves its band widened to the family-wise level
+ *   1 - band_alpha/d (Bonferroni over the d parameters, so an exact posterior
+ *   gets a false alarm on some parameter only band_alpha of the time),
+ *   whichever of |rank_shift| and |coverage_bias| is larger names the fault
+ *   (biased, or by the sign of coverage_bias over-/under-confident);
+ *   else well calibrated.
  * Needs n >= 2 and L >= 2; cfg may be NULL (defaults). out is overwritten;
  * release it with dsbi_calibration_free. */
 int dsbi_calibrate(const float *truth, const float *draws, size_t n, size_t L, size_t d,
@@ -539,6 +548,100 @@ int dsbi_plot_z_contraction(const char *path, const dsbi_calibration *c,
                             const char *const *names);
 
 /* end of diagnostics section */
+
+/* ---------------------------------------------------------------- user simulators and data (issue 8) */
+
+/* Simulator plugins: a shared library that exports the small C ABI of
+ * include/diffsbi_plugin.h (written in C, C++, Fortran bind(C), Rust ...).
+ * dsbi_plugin_open loads it with dlopen, checks its ABI version and info, and
+ * fills a dsbi_simulator whose prior and simulate callbacks run the plugin in
+ * worker processes (fork; results through shared memory), chunk_rows rows per
+ * plugin call, with one seed per call drawn from the library's RNG: the same
+ * seed gives the same simulations whatever the number of workers. A plugin
+ * that crashes, hangs past the timeout or returns non-zero never takes the
+ * caller down: the callback returns DSBI_STATUS_ERR_SIMULATOR and the message
+ * names the plugin, the signal or timeout and the theta row that caused it
+ * (the failed chunk is re-run one row at a time to find it), e.g.
+ * "plugin libsir.so crashed (signal 11) at theta = (0.41, 0.12) (row 17 of batch)". */
+typedef struct dsbi_plugin dsbi_plugin;
+
+typedef struct dsbi_plugin_config {
+    size_t workers;    /* worker processes, 0 = dsbi_get_threads() at each call [0] */
+    double timeout;    /* seconds one plugin call (chunk_rows rows) may take, 0 = no limit [0] */
+    size_t chunk_rows; /* rows per plugin call [64]; one seed per chunk, so changing it
+                          changes the random numbers (the worker count does not) */
+    const char *args;  /* string given to the plugin's optional dsbi_plugin_init [NULL] */
+    int in_process;    /* 1: call the plugin directly in this process (no isolation,
+                          no timeout; for debuggers) [0] */
+} dsbi_plugin_config;
+
+dsbi_plugin_config dsbi_plugin_config_default(void);
+/* Loads the plugin at path (a path with a '/' or a name dlopen finds) with the
+ * default config. On success *out is a simulator valid until
+ * dsbi_plugin_close(*handle) (its names and ctx belong to the handle). Errors
+ * name the file and the missing or wrong symbol. */
+int dsbi_plugin_open(const char *path, dsbi_simulator *out, dsbi_plugin **handle);
+/* Same with a config (NULL = defaults); the config is copied, args too. */
+int dsbi_plugin_open_ext(const char *path, const dsbi_plugin_config *cfg, dsbi_simulator *out,
+                         dsbi_plugin **handle);
+/* Calls the plugin's dsbi_plugin_free, unloads it and frees the handle. NULL is fine. */
+void dsbi_plugin_close(dsbi_plugin *p);
+
+/* Parses a table held in memory (len bytes); the format follows the extension
+ * of name (.csv/.txt or .npy), which also names the source in messages. */
+int dsbi_table_parse(const char *name, const void *data, size_t len, dsbi_table *out);
+/* Loads a model from len bytes in memory (the bytes of a model file); name is
+ * used in messages. NULL on failure, like dsbi_model_load. */
+dsbi_model *dsbi_model_load_memory(const char *name, const void *data, size_t len);
+
+/* Missing data. Instead of dropping rows with a non-finite x entry, a masked
+ * dataset keeps them: each non-finite x entry is replaced by its column's mean
+ * over the finite entries (0 after standardization, up to the validation
+ * split), and one 0/1 column per x column is appended (1 = missing), so x has
+ * 2 dim_x columns. Rows with a non-finite theta are still dropped. A model
+ * trained on such data is "masked": its x names are the data names followed by
+ * the same names with DSBI_MASK_SUFFIX, and dsbi_model_prepare_obs turns an
+ * observation with NaN entries into the 2 dim_x values it expects. */
+#define DSBI_MASK_SUFFIX "#missing"
+
+/* Like dsbi_dataset_from_arrays with imputation; *n_imputed (may be NULL)
+ * receives the number of imputed entries, *n_dropped the rows dropped for a
+ * non-finite theta. A column with no finite entry at all is imputed with 0. */
+dsbi_dataset *dsbi_dataset_from_arrays_masked(const float *theta, const float *x, size_t n,
+                                              size_t dim_theta, size_t dim_x,
+                                              size_t *n_imputed, size_t *n_dropped);
+/* Like dsbi_dataset_simulate (same seeds, same draws) with imputation. */
+int dsbi_dataset_simulate_masked(const dsbi_simulator *sim, size_t n, uint64_t seed,
+                                 dsbi_dataset **out, size_t *n_imputed, size_t *n_dropped);
+/* Name of x column i stored with the model (NULL if none). */
+const char *dsbi_model_x_name(const dsbi_model *m, size_t i);
+/* Number of raw observation values the model takes: dim_x, or dim_x / 2 for a
+ * masked model (x names "a", "b", "a#missing", "b#missing"). */
+size_t dsbi_model_obs_dim(const dsbi_model *m);
+/* Writes the dim_x model inputs for a raw observation of dsbi_model_obs_dim
+ * values: a copy for a plain model (non-finite values refused); for a masked
+ * model NaN/inf entries become the training mean of their column plus mask 1. */
+int dsbi_model_prepare_obs(const dsbi_model *m, const float *x_raw, float *x);
+
+/* What training a model costs, before training (train --dry-run). */
+typedef struct dsbi_train_estimate {
+    size_t n_params;
+    size_t param_bytes;      /* weights (float32) */
+    size_t optimizer_bytes;  /* gradients, Adam moments, EMA and best weights */
+    size_t activation_bytes; /* activations, their gradients and saved state for one batch */
+    size_t steps;            /* optimizer steps of the whole run */
+    double seconds_per_step; /* measured on random data (0 if not measured) */
+    double seconds_total;    /* seconds_per_step * steps */
+} dsbi_train_estimate;
+
+/* Fills *out for a model m trained with cfg on n_rows rows (offline; the
+ * validation split is taken off) or cfg->sims_per_epoch per epoch (online:
+ * pass n_rows = 0). timing_steps > 0 times that many training steps on random
+ * data with a copy of the model (m is not changed). */
+int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_t n_rows,
+                        size_t timing_steps, dsbi_train_estimate *out);
+
+/* end of user simulators section */
 
 #ifdef __cplusplus
 }

@@ -7,10 +7,12 @@
 #include "sample/sampler.h"
 #include <string.h>
 
-static const dsbi_schedule schedules[] = {DSBI_SCHEDULE_EDM, DSBI_SCHEDULE_COSINE, DSBI_SCHEDULE_EDM_VE};
+static const dsbi_schedule schedules[] = {DSBI_SCHEDULE_EDM, DSBI_SCHEDULE_COSINE, DSBI_SCHEDULE_EDM_VE,
+                                          DSBI_SCHEDULE_LINEAR, DSBI_SCHEDULE_FLOW};
+#define N_SCHEDULES (sizeof schedules / sizeof schedules[0])
 
 Test(schedule, lambda_monotone_and_derivative) {
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < N_SCHEDULES; k++) {
         dsbi_sched s;
         dsbi_sched_init(&s, schedules[k], 1.0, 0.0);
         cr_assert_float_eq(dsbi_sched_lambda(&s, 0.0), s.lambda_max, 1e-9);
@@ -27,7 +29,17 @@ Test(schedule, lambda_monotone_and_derivative) {
             double a, sg;
             dsbi_sched_alpha_sigma(&s, l, &a, &sg);
             if (s.vp) cr_assert_float_eq(a * a + sg * sg, 1.0, 1e-12);
+            else if (s.kind == DSBI_SCHEDULE_FLOW) cr_assert_float_eq(a + sg, 1.0, 1e-12);
             else cr_assert_float_eq(sg * sg, exp(-l), 1e-12 * exp(-l));
+            /* the path derivatives match finite differences of alpha(t), sigma(t) */
+            if (i > 0 && i < 100) {
+                double h = 1e-6, ap, sp, am, sm, da, ds;
+                dsbi_sched_alpha_sigma(&s, dsbi_sched_lambda(&s, t + h), &ap, &sp);
+                dsbi_sched_alpha_sigma(&s, dsbi_sched_lambda(&s, t - h), &am, &sm);
+                dsbi_sched_dalpha_dsigma(&s, t, &da, &ds);
+                cr_assert(fabs((ap - am) / (2 * h) - da) < 1e-4 * (1 + fabs(da)), "dalpha at t=%g", t);
+                cr_assert(fabs((sp - sm) / (2 * h) - ds) < 1e-4 * (1 + fabs(ds)), "dsigma at t=%g", t);
+            }
         }
     }
 }
@@ -42,14 +54,14 @@ Test(schedule, norm_ppf_inverts_cdf) {
 /* For z = alpha x + sigma eps, each prediction's exact target must map back to x. */
 Test(prediction, exact_targets_recover_x) {
     const double x = 0.7, eps = -1.3;
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < N_SCHEDULES; k++) {
         dsbi_sched s;
         dsbi_sched_init(&s, schedules[k], 1.0, 0.0);
         for (double lam = s.lambda_min; lam <= s.lambda_max; lam += 0.5) {
             double a, sg;
             dsbi_sched_alpha_sigma(&s, lam, &a, &sg);
             double z = a * x + sg * eps;
-            double targets[5];
+            double targets[6];
             targets[DSBI_PREDICTION_NOISE] = eps;
             targets[DSBI_PREDICTION_X] = x;
             targets[DSBI_PREDICTION_V] = a * eps - sg * x;
@@ -57,7 +69,9 @@ Test(prediction, exact_targets_recover_x) {
             double A, C;
             dsbi_pred_coef(&s, DSBI_PREDICTION_F, lam, &A, &C);
             targets[DSBI_PREDICTION_F] = (x - A * z) / C;
-            for (int p = 0; p < 5; p++) {
+            targets[DSBI_PREDICTION_FLOW] = eps - x; /* defined on the flow path only */
+            int n_pred = s.kind == DSBI_SCHEDULE_FLOW ? 6 : 5;
+            for (int p = 0; p < n_pred; p++) {
                 dsbi_pred_coef(&s, (dsbi_prediction)p, lam, &A, &C);
                 double xh = A * z + C * targets[p];
                 cr_assert(fabs(xh - x) < 1e-9 * (1 + fabs(z) * fabs(A) + fabs(C * targets[p])),
@@ -70,13 +84,13 @@ Test(prediction, exact_targets_recover_x) {
 /* Conversion between any two predictions through x_hat is exact (to double
  * rounding) and round-trips. */
 Test(prediction, conversions_round_trip) {
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < N_SCHEDULES; k++) {
         dsbi_sched s;
         dsbi_sched_init(&s, schedules[k], 1.0, 0.0);
         for (double lam = s.lambda_min + 0.25; lam < s.lambda_max; lam += 1.5) {
             double z = 0.3, out = -0.8;
-            for (int p = 0; p < 5; p++)
-                for (int q = 0; q < 5; q++) {
+            for (int p = 0; p < 6; p++)
+                for (int q = 0; q < 6; q++) {
                     double Ap, Cp, Aq, Cq;
                     dsbi_pred_coef(&s, (dsbi_prediction)p, lam, &Ap, &Cp);
                     dsbi_pred_coef(&s, (dsbi_prediction)q, lam, &Aq, &Cq);
@@ -122,8 +136,10 @@ static void run_sampler(dsbi_schedule sch, dsbi_sampler smp, size_t steps, float
     dsbi_rng rng;
     dsbi_rng_init(&rng, seed, 5);
     dsbi_sampler_init_noise(s, z, n * 2, &rng);
-    float *scratch = malloc(3 * n * 2 * sizeof(float));
-    cr_assert_eq(dsbi_integrate(&f, &cfg, z, n, scratch, &rng), 0);
+    float *scratch = malloc(dsbi_sampler_scratch(&cfg) * n * 2 * sizeof(float));
+    size_t used = 0;
+    cr_assert_eq(dsbi_integrate(&f, &cfg, z, n, scratch, &rng, &used), 0, "%s", dsbi_last_error());
+    if (dsbi_sampler_nfe(&cfg)) cr_assert_eq(used, dsbi_sampler_nfe(&cfg));
     free(scratch);
 }
 
@@ -142,20 +158,23 @@ static void check_moments(dsbi_schedule sch, dsbi_sampler smp, size_t steps, flo
         cr_assert(fabs(sd / g.sd[d] - 1) < 0.04, "%s/%s dim %d: sd %g vs %g", dsbi_schedule_name(sch),
                   dsbi_sampler_name(smp), d, sd, g.sd[d]);
     }
-    cr_assert_eq(g.nfe, dsbi_sampler_nfe(&(dsbi_sample_config){.sampler = smp, .steps = steps}));
+    if (smp != DSBI_SAMPLER_RK45)
+        cr_assert_eq(g.nfe, dsbi_sampler_nfe(&(dsbi_sample_config){.sampler = smp, .steps = steps}));
     free(z);
 }
 
 Test(sampler, exact_gaussian_all_samplers) {
-    for (size_t k = 0; k < 3; k++) {
+    for (size_t k = 0; k < N_SCHEDULES; k++) {
         /* second-order methods at 100 steps, first-order ones at 400, the SDE at 1000 */
         check_moments(schedules[k], DSBI_SAMPLER_DPM2M, 100, 0.0f);
         check_moments(schedules[k], DSBI_SAMPLER_HEUN, 100, 0.0f);
+        check_moments(schedules[k], DSBI_SAMPLER_RK45, 0, 0.0f);
         check_moments(schedules[k], DSBI_SAMPLER_DDIM, 400, 0.0f);
         check_moments(schedules[k], DSBI_SAMPLER_DDIM, 400, 1.0f);
         /* Euler in t on the VE schedule starts at sigma = 80: it needs many steps */
         check_moments(schedules[k], DSBI_SAMPLER_EULER, schedules[k] == DSBI_SCHEDULE_EDM_VE ? 4000 : 400, 0.0f);
-        check_moments(schedules[k], DSBI_SAMPLER_EM, 1000, 0.0f);
+        /* the reverse SDE of the flow path is stiff near t = 1 (f = -1/alpha): ODE only */
+        if (schedules[k] != DSBI_SCHEDULE_FLOW) check_moments(schedules[k], DSBI_SAMPLER_EM, 1000, 0.0f);
     }
 }
 
@@ -167,7 +186,9 @@ Test(sampler, order_of_convergence) {
     const int order[4] = {1, 2, 1, 2};
     /* base step counts keep errors well above float32 rounding */
     const size_t base[4] = {100, 16, 50, 16};
-    for (size_t k = 0; k < 2; k++) {
+    const size_t which[3] = {0, 1, 4}; /* EDM, cosine, flow */
+    for (size_t w = 0; w < 3; w++) {
+        size_t k = which[w];
         float ref[128], z[128];
         gauss_ctx g;
         dsbi_sched s;

@@ -236,6 +236,9 @@ static int parse_config(const char *path, const char *s, dsbi_model_config *c, s
         c->activation = (dsbi_activation)e[3];
         c->time_embedding = (dsbi_time_embedding)e[4];
         c->seed = seed;
+        if (c->time_features % 2 || !(c->sigma_data > 0.0f))
+            st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field '%s' out of range", path,
+                           c->time_features % 2 ? "time_features" : "sigma_data");
         c->residual = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "residual"));
         c->layer_norm = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "layer_norm"));
         *trained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "trained"));
@@ -292,6 +295,7 @@ static int load_tensor(const char *path, const cJSON *root, const tensor_spec *t
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
     const cJSON *o0 = cJSON_GetArrayItem(offs, 0), *o1 = cJSON_GetArrayItem(offs, 1);
     if (!cJSON_IsNumber(o0) || !cJSON_IsNumber(o1) || o0->valuedouble < 0 ||
+        o0->valuedouble != floor(o0->valuedouble) ||
         o1->valuedouble > (double)data_len || o1->valuedouble - o0->valuedouble != (double)(t->count * sizeof(float)))
         return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor '%s' offsets outside the data section (file truncated?)",
                          path, t->name);
@@ -302,6 +306,168 @@ static int load_tensor(const char *path, const cJSON *root, const tensor_spec *t
 }
 
 dsbi_model *dsbi_model_load(const char *path) { return dsbi_model_load_ext(path, NULL, 0, NULL); }
+
+/* Checks and loads a model from the bytes of a model file (buf, len); name
+ * is used in messages. Nothing is trusted or allocated by size before it is
+ * checked against len. */
+static dsbi_model *load_buffer(const char *path, const unsigned char *buf, size_t len,
+                               const dsbi_extra_tensor *extra, size_t n_extra, char **state) {
+    cJSON *root = NULL;
+    dsbi_model *m = NULL;
+    float *hist = NULL;
+    if (len < 8) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: file too short to be a model (%zu bytes)", path, len);
+        return NULL;
+    }
+    uint64_t hl = 0;
+    for (int k = 7; k >= 0; k--) hl = hl << 8 | buf[k];
+    if (hl > MAX_HEADER || hl > len - 8) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header length %llu exceeds the file (truncated or not a model)",
+                  path, (unsigned long long)hl);
+        return NULL;
+    }
+    root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
+    if (!cJSON_IsObject(root)) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header is not valid JSON (corrupted file?)", path);
+        goto fail;
+    }
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(meta, "format");
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "format_version");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(meta, "config");
+    const cJSON *crc_j = cJSON_GetObjectItemCaseSensitive(meta, "crc32");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not a diffsbi model (metadata 'format' missing)", path);
+        goto fail;
+    }
+    char ver_s[8];
+    snprintf(ver_s, sizeof ver_s, "%d", FORMAT_VERSION);
+    if (!cJSON_IsString(ver) || strcmp(ver->valuestring, ver_s) != 0) {
+        char shown[24];
+        snprintf(shown, sizeof shown, "%s", cJSON_IsString(ver) ? ver->valuestring : "?");
+        for (char *c = shown; *c; c++)
+            if ((unsigned char)*c < 32 || (unsigned char)*c >= 127) *c = '?';
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: format version %s not supported (this build reads %d)",
+                  path, shown, FORMAT_VERSION);
+        goto fail;
+    }
+    if (!cJSON_IsString(cfg) || !cJSON_IsString(crc_j)) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata lacks 'config' or 'crc32'", path);
+        goto fail;
+    }
+    dsbi_model_config mc;
+    size_t D, K;
+    int trained = 0;
+    if (parse_config(path, cfg->valuestring, &mc, &D, &K, &trained)) goto fail;
+    const unsigned char *data = buf + 8 + hl;
+    size_t data_len = len - 8 - (size_t)hl;
+    {
+        /* size the network from the config without allocating it, and refuse a
+           config whose weights cannot be in the file */
+        dsbi_diffusion probe;
+        memset(&probe, 0, sizeof probe);
+        if (dsbi_diffusion_build(&probe, &mc, D, K)) {
+            dsbi_diffusion_free(&probe);
+            if (!dsbi_last_error()[0]) dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: model config rejected", path);
+            goto fail;
+        }
+        size_t need = probe.net.n_params + 2 * D + 2 * K;
+        dsbi_diffusion_free(&probe);
+        if (need > data_len / sizeof(float)) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT,
+                      "%s: config implies %zu values but the data section holds %zu bytes (truncated?)",
+                      path, need, data_len);
+            goto fail;
+        }
+    }
+    m = dsbi_model_create(&mc, D, K);
+    if (!m) goto fail;
+    /* loss history is optional; its length follows from its shape */
+    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "loss_history"), "shape");
+    const cJSON *h1 = cJSON_GetArrayItem(hs, 1);
+    if (cJSON_IsNumber(h1) && h1->valuedouble >= 1 && h1->valuedouble <= (double)data_len / 8 &&
+        h1->valuedouble == floor(h1->valuedouble)) {
+        m->n_hist = (size_t)h1->valuedouble;
+        hist = dsbi_malloc(2 * m->n_hist, sizeof(float));
+        if (!hist) goto fail;
+    }
+    tensor_spec ts[MAX_TENSORS];
+    size_t nt = model_tensors(m, ts, hist, NULL, extra, n_extra), max_end = 0;
+    for (size_t i = 0; i < nt; i++)
+        if (load_tensor(path, root, &ts[i], data, data_len, &max_end)) goto fail;
+    /* a file with tensors the caller did not ask for (a checkpoint read as a
+       model) is fine; the CRC below covers exactly the tensors read, so it
+       only matches when the file holds nothing else */
+    const cJSON *st_j = cJSON_GetObjectItemCaseSensitive(meta, "training_state");
+    int has_state = cJSON_IsString(st_j);
+    if (max_end != data_len && !has_state) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: data section has %zu bytes, tensors cover %zu", path, data_len, max_end);
+        goto fail;
+    }
+    uint32_t crc = dsbi_crc32(0, data, data_len);
+    char crc_s[16], stored[16];
+    snprintf(crc_s, sizeof crc_s, "%08x", crc);
+    snprintf(stored, sizeof stored, "%s", crc_j->valuestring);
+    for (char *c = stored; *c; c++)
+        if ((unsigned char)*c < 32 || (unsigned char)*c >= 127) *c = '?';
+    if (strcmp(crc_s, crc_j->valuestring) != 0) {
+        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: CRC mismatch (stored %s, computed %s): the file is corrupted",
+                  path, stored, crc_s);
+        goto fail;
+    }
+    if (hist) {
+        m->hist_train = dsbi_malloc(2 * m->n_hist, sizeof(double));
+        if (!m->hist_train) goto fail;
+        m->hist_val = m->hist_train + m->n_hist;
+        for (size_t e = 0; e < 2 * m->n_hist; e++) m->hist_train[e] = hist[e];
+        free(hist);
+        hist = NULL;
+    } else {
+        m->n_hist = 0;
+    }
+    for (size_t j = 0; j < D; j++)
+        if (!(m->theta_std[j] > 0.0f) || !isfinite(m->theta_std[j]) || !isfinite(m->theta_mean[j])) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of theta %zu is invalid (mean %g, sd %g)",
+                      path, j + 1, (double)m->theta_mean[j], (double)m->theta_std[j]);
+            goto fail;
+        }
+    for (size_t j = 0; j < K; j++)
+        if (!(m->x_std[j] > 0.0f) || !isfinite(m->x_std[j]) || !isfinite(m->x_mean[j])) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of x %zu is invalid (mean %g, sd %g)",
+                      path, j + 1, (double)m->x_mean[j], (double)m->x_std[j]);
+            goto fail;
+        }
+    for (size_t i = 0; i < m->dm.net.n_params; i++)
+        if (!isfinite(m->params[i])) {
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor 'params' holds a non-finite value at index %zu",
+                      path, i);
+            goto fail;
+        }
+    if (load_names(path, meta, "theta_names", D, &m->theta_names) ||
+        load_names(path, meta, "x_names", K, &m->x_names))
+        goto fail;
+    if (state && has_state && !(*state = strdup(st_j->valuestring))) {
+        dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    m->trained = trained;
+    cJSON_Delete(root);
+    return m;
+fail:
+    free(hist);
+    dsbi_model_free(m);
+    cJSON_Delete(root);
+    return NULL;
+}
+
+dsbi_model *dsbi_model_load_memory(const char *name, const void *data, size_t len) {
+    dsbi_clear_error();
+    if (!name || (!data && len)) {
+        dsbi_fail(DSBI_STATUS_ERR_INVALID, "load: name and data required");
+        return NULL;
+    }
+    return load_buffer(name, data, len, NULL, 0, NULL);
+}
 
 dsbi_model *dsbi_model_load_ext(const char *path, const dsbi_extra_tensor *extra, size_t n_extra,
                                 char **state) {
@@ -318,138 +484,25 @@ dsbi_model *dsbi_model_load_ext(const char *path, const dsbi_extra_tensor *extra
     }
     struct stat stt;
     unsigned char *buf = NULL;
-    cJSON *root = NULL;
     dsbi_model *m = NULL;
     if (fstat(fileno(f), &stt) != 0 || !S_ISREG(stt.st_mode)) {
         dsbi_fail(DSBI_STATUS_ERR_IO, "%s: not a regular file", path);
-        goto fail;
+        goto done;
     }
     size_t len = (size_t)stt.st_size;
-    if (len < 8) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: file too short to be a model (%zu bytes)", path, len);
-        goto fail;
-    }
     if (len > DSBI_MAX_ALLOC) {
         dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: file too large", path);
-        goto fail;
+        goto done;
     }
     buf = dsbi_malloc(len + 1, 1);
-    if (!buf) goto fail;
-    if (fread(buf, 1, len, f) != len) {
+    if (!buf) goto done;
+    if (len && fread(buf, 1, len, f) != len) {
         dsbi_fail(DSBI_STATUS_ERR_IO, "%s: read error", path);
-        goto fail;
+        goto done;
     }
-    uint64_t hl = 0;
-    for (int k = 7; k >= 0; k--) hl = hl << 8 | buf[k];
-    if (hl > MAX_HEADER || hl > len - 8) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header length %llu exceeds the file (truncated or not a model)",
-                  path, (unsigned long long)hl);
-        goto fail;
-    }
-    root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
-    if (!cJSON_IsObject(root)) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header is not valid JSON (corrupted file?)", path);
-        goto fail;
-    }
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
-    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(meta, "format");
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(meta, "format_version");
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(meta, "config");
-    const cJSON *crc_j = cJSON_GetObjectItemCaseSensitive(meta, "crc32");
-    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, FORMAT_NAME) != 0) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not a diffsbi model (metadata 'format' missing)", path);
-        goto fail;
-    }
-    if (!cJSON_IsString(ver) || atoi(ver->valuestring) != FORMAT_VERSION) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: format version %s not supported (this build reads %d)",
-                  path, cJSON_IsString(ver) ? ver->valuestring : "?", FORMAT_VERSION);
-        goto fail;
-    }
-    if (!cJSON_IsString(cfg) || !cJSON_IsString(crc_j)) {
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata lacks 'config' or 'crc32'", path);
-        goto fail;
-    }
-    dsbi_model_config mc;
-    size_t D, K;
-    int trained = 0;
-    if (parse_config(path, cfg->valuestring, &mc, &D, &K, &trained)) goto fail;
-    m = dsbi_model_create(&mc, D, K);
-    if (!m) goto fail;
-    const unsigned char *data = buf + 8 + hl;
-    size_t data_len = len - 8 - (size_t)hl;
-    /* loss history is optional; its length follows from its shape */
-    const cJSON *hs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "loss_history"), "shape");
-    const cJSON *h1 = cJSON_GetArrayItem(hs, 1);
-    float *hist = NULL;
-    if (cJSON_IsNumber(h1) && h1->valuedouble >= 1 && h1->valuedouble <= (double)data_len / 8) {
-        m->n_hist = (size_t)h1->valuedouble;
-        hist = dsbi_malloc(2 * m->n_hist, sizeof(float));
-        if (!hist) goto fail;
-    }
-    tensor_spec ts[MAX_TENSORS];
-    size_t nt = model_tensors(m, ts, hist, NULL, extra, n_extra), max_end = 0;
-    for (size_t i = 0; i < nt; i++)
-        if (load_tensor(path, root, &ts[i], data, data_len, &max_end)) {
-            free(hist);
-            goto fail;
-        }
-    /* a file with tensors the caller did not ask for (a checkpoint read as a
-       model) is fine; the CRC below covers exactly the tensors read, so it
-       only matches when the file holds nothing else */
-    const cJSON *st_j = cJSON_GetObjectItemCaseSensitive(meta, "training_state");
-    int has_state = cJSON_IsString(st_j);
-    if (max_end != data_len && !has_state) {
-        free(hist);
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: data section has %zu bytes, tensors cover %zu", path, data_len, max_end);
-        goto fail;
-    }
-    uint32_t crc = dsbi_crc32(0, data, data_len);
-    char crc_s[16];
-    snprintf(crc_s, sizeof crc_s, "%08x", crc);
-    if (strcmp(crc_s, crc_j->valuestring) != 0) {
-        free(hist);
-        dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: CRC mismatch (stored %s, computed %s): the file is corrupted",
-                  path, crc_j->valuestring, crc_s);
-        goto fail;
-    }
-    if (hist) {
-        m->hist_train = dsbi_malloc(2 * m->n_hist, sizeof(double));
-        if (!m->hist_train) {
-            free(hist);
-            goto fail;
-        }
-        m->hist_val = m->hist_train + m->n_hist;
-        for (size_t e = 0; e < 2 * m->n_hist; e++) m->hist_train[e] = hist[e];
-        free(hist);
-    } else {
-        m->n_hist = 0;
-    }
-    for (size_t j = 0; j < D; j++)
-        if (!(m->theta_std[j] > 0.0f) || !isfinite(m->theta_mean[j])) {
-            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of theta %zu is invalid", path, j + 1);
-            goto fail;
-        }
-    for (size_t j = 0; j < K; j++)
-        if (!(m->x_std[j] > 0.0f) || !isfinite(m->x_mean[j])) {
-            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: standardization of x %zu is invalid", path, j + 1);
-            goto fail;
-        }
-    if (load_names(path, meta, "theta_names", D, &m->theta_names) ||
-        load_names(path, meta, "x_names", K, &m->x_names))
-        goto fail;
-    if (state && has_state && !(*state = strdup(st_j->valuestring))) {
-        dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    m->trained = trained;
-    cJSON_Delete(root);
+    m = load_buffer(path, buf, len, extra, n_extra, state);
+done:
     free(buf);
     fclose(f);
     return m;
-fail:
-    dsbi_model_free(m);
-    cJSON_Delete(root);
-    free(buf);
-    fclose(f);
-    return NULL;
 }

@@ -68,6 +68,8 @@ dsbi_sample_config dsbi_sample_config_default(void) {
         .stop_time = 0.0f,
         .eta = 0.0f,
         .max_nfe = 0,
+        .atol = 1e-3f,
+        .rtol = 1e-3f,
         .seed = 0,
     };
 }
@@ -75,12 +77,16 @@ dsbi_sample_config dsbi_sample_config_default(void) {
 static int check_config(const dsbi_model_config *c, size_t D, size_t K) {
     if (D == 0 || K == 0 || D > 100000 || K > 10000000)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "model dimensions theta=%zu x=%zu out of range", D, K);
-    if ((unsigned)c->schedule > DSBI_SCHEDULE_EDM_VE)
+    if ((unsigned)c->schedule > DSBI_SCHEDULE_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown schedule %d", (int)c->schedule);
-    if ((unsigned)c->prediction > DSBI_PREDICTION_SCORE)
+    if ((unsigned)c->prediction > DSBI_PREDICTION_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown prediction %d", (int)c->prediction);
-    if ((unsigned)c->weighting > DSBI_WEIGHTING_LIKELIHOOD)
+    if ((unsigned)c->weighting > DSBI_WEIGHTING_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown weighting %d", (int)c->weighting);
+    if ((c->prediction == DSBI_PREDICTION_FLOW) != (c->schedule == DSBI_SCHEDULE_FLOW) &&
+        c->prediction == DSBI_PREDICTION_FLOW)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "the flow velocity prediction needs the flow schedule (use --model flow)");
     if ((unsigned)c->activation > DSBI_ACT_RELU)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown activation %d", (int)c->activation);
     if ((unsigned)c->time_embedding > DSBI_TIME_SINUSOIDAL)
@@ -758,6 +764,10 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                          (double)cfg->stop_time);
     if (!(cfg->eta >= 0.0f && cfg->eta <= 1.0f))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "eta must be in [0, 1]");
+    if (cfg->sampler == DSBI_SAMPLER_EM && m->cfg.schedule == DSBI_SCHEDULE_FLOW)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "the em sampler needs a diffusion schedule; flow-matching models use the "
+                         "ODE samplers (ddim, dpm2m, euler, heun)");
     size_t nfe = dsbi_sampler_nfe(cfg);
     if (cfg->max_nfe && nfe > cfg->max_nfe)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
@@ -780,6 +790,7 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
     int par = threads > 1 && n_chunks > 1;
     if (par) openblas_set_num_threads(1);
     int status = DSBI_STATUS_OK;
+    size_t nfe_max = 0;
     char errbuf[512] = "";
 #pragma omp parallel num_threads(par ? threads : 1)
     {
@@ -787,7 +798,8 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
         size_t cap = n < SAMPLE_CHUNK ? n : SAMPLE_CHUNK;
         float *buf = NULL;
         int st = dsbi_diff_ws_create(&ws, &m->dm, cap, 0);
-        if (!st && !(buf = dsbi_malloc(4 * cap, D * sizeof(float)))) st = DSBI_STATUS_ERR_NOMEM;
+        size_t nscr = dsbi_sampler_scratch(cfg);
+        if (!st && !(buf = dsbi_malloc((nscr + 1) * cap, D * sizeof(float)))) st = DSBI_STATUS_ERR_NOMEM;
         if (!st) {
             denoise_ctx dc = {m, &ws};
             dsbi_field field = {&m->dm.sched, D, model_denoise, &dc};
@@ -796,10 +808,13 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                 size_t r0 = c * SAMPLE_CHUNK, B = n - r0 < SAMPLE_CHUNK ? n - r0 : SAMPLE_CHUNK;
                 dsbi_rng rng;
                 dsbi_rng_init(&rng, cfg->seed, RNG_STREAM_SAMPLE + c);
-                float *z = buf + 3 * cap * D;
+                float *z = buf + nscr * cap * D;
                 dsbi_sampler_init_noise(&m->dm.sched, z, B * D, &rng);
                 dsbi_diffusion_set_condition(&m->dm, &ws, xs, B);
-                int s2 = dsbi_integrate(&field, cfg, z, B, buf, &rng);
+                size_t used = 0;
+                int s2 = dsbi_integrate(&field, cfg, z, B, buf, &rng, &used);
+#pragma omp critical
+                if (used > nfe_max) nfe_max = used;
                 if (s2) {
 #pragma omp critical
                     {
@@ -825,7 +840,7 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
     free(xs);
     if (status) dsbi_fail(status, "%s", errbuf); /* worker messages are thread-local */
     if (stats) {
-        stats->nfe = nfe;
+        stats->nfe = nfe_max ? nfe_max : nfe;
         stats->seconds = dsbi_now() - t0;
     }
     return status;

@@ -2,11 +2,11 @@
 #include "approx/model.h"
 #include <string.h>
 
-static const char *const schedule_names[] = {"edm", "cosine", "edm-ve"};
-static const char *const prediction_names[] = {"F", "noise", "x", "v", "score"};
-static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood"};
+static const char *const schedule_names[] = {"edm", "cosine", "edm-ve", "linear", "flow"};
+static const char *const prediction_names[] = {"F", "noise", "x", "v", "score", "flow"};
+static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood", "flow"};
 static const char *const activation_names[] = {"silu", "gelu", "mish", "tanh", "relu"};
-static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m"};
+static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m", "rk45"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,7 +1,9 @@
 /*
  * Datasets of (theta, x) pairs: built from arrays or by running a simulator.
  * Rows with a non-finite value are never trained on: they are counted and
- * dropped here, and the count is returned so callers can report it.
+ * dropped here, and the count is returned so callers can report it. Masked
+ * datasets (missing data) impute non-finite x entries with their column's
+ * finite mean instead and append one 0/1 mask column per x column.
  */
 #include "internal.h"
 #include <math.h>
@@ -50,8 +52,57 @@ dsbi_dataset *dsbi_dataset_from_arrays(const float *theta, const float *x, size_
     return ds;
 }
 
-int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, dsbi_dataset **out,
-                          size_t *n_dropped) {
+/* x (n x K) with non-finite entries replaced by the column's finite mean (0
+ * if it has none), followed by K mask columns: an n x 2K block (owned). */
+static float *impute_x(const float *x, size_t n, size_t K, size_t *n_imputed) {
+    float *out = dsbi_malloc(n ? n : 1, 2 * K * sizeof(float));
+    double *mean = dsbi_calloc(K, sizeof(double));
+    size_t *cnt = dsbi_calloc(K, sizeof(size_t));
+    if (!out || !mean || !cnt) {
+        free(out);
+        free(mean);
+        free(cnt);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < K; j++)
+            if (isfinite(x[i * K + j])) {
+                mean[j] += x[i * K + j];
+                cnt[j]++;
+            }
+    for (size_t j = 0; j < K; j++) mean[j] = cnt[j] ? mean[j] / (double)cnt[j] : 0.0;
+    size_t imputed = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < K; j++) {
+            float v = x[i * K + j];
+            int miss = !isfinite(v);
+            out[i * 2 * K + j] = miss ? (float)mean[j] : v;
+            out[i * 2 * K + K + j] = miss ? 1.0f : 0.0f;
+            imputed += (size_t)miss;
+        }
+    free(mean);
+    free(cnt);
+    if (n_imputed) *n_imputed = imputed;
+    return out;
+}
+
+dsbi_dataset *dsbi_dataset_from_arrays_masked(const float *theta, const float *x, size_t n, size_t D,
+                                              size_t K, size_t *n_imputed, size_t *n_dropped) {
+    if (D == 0 || K == 0) {
+        dsbi_fail(DSBI_STATUS_ERR_INVALID, "dataset needs at least one theta and one x column");
+        return NULL;
+    }
+    float *x2 = impute_x(x, n, K, n_imputed);
+    if (!x2) return NULL;
+    dsbi_dataset *ds = dsbi_dataset_from_arrays(theta, x2, n, D, 2 * K, n_dropped);
+    free(x2);
+    return ds;
+}
+
+/* Simulates n pairs (prior and simulator on streams 11 and 12 of the seed)
+ * and builds a plain or masked dataset from them. */
+static int simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, int masked,
+                    dsbi_dataset **out, size_t *n_imputed, size_t *n_dropped) {
     *out = NULL;
     dsbi_clear_error();
     if (!sim || !sim->prior || !sim->simulate || sim->dim_theta == 0 || sim->dim_x == 0)
@@ -82,7 +133,8 @@ int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, ds
         return st;
     }
     size_t dropped = 0;
-    dsbi_dataset *ds = dsbi_dataset_from_arrays(theta, x, n, D, K, &dropped);
+    dsbi_dataset *ds = masked ? dsbi_dataset_from_arrays_masked(theta, x, n, D, K, n_imputed, &dropped)
+                              : dsbi_dataset_from_arrays(theta, x, n, D, K, &dropped);
     free(theta);
     free(x);
     if (!ds) return DSBI_STATUS_ERR_NOMEM;
@@ -93,6 +145,16 @@ int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, ds
     }
     *out = ds;
     return DSBI_STATUS_OK;
+}
+
+int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, dsbi_dataset **out,
+                          size_t *n_dropped) {
+    return simulate(sim, n, seed, 0, out, NULL, n_dropped);
+}
+
+int dsbi_dataset_simulate_masked(const dsbi_simulator *sim, size_t n, uint64_t seed,
+                                 dsbi_dataset **out, size_t *n_imputed, size_t *n_dropped) {
+    return simulate(sim, n, seed, 1, out, n_imputed, n_dropped);
 }
 
 void dsbi_dataset_free(dsbi_dataset *ds) {

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -125,11 +126,27 @@ static int parse_header(const char *path, char *line, dsbi_table *t) {
     return DSBI_STATUS_OK;
 }
 
-static int read_csv(const char *path, dsbi_table *t) {
-    char *buf;
-    size_t len;
-    int st = read_file(path, &buf, &len);
-    if (st) return st;
+/* Copies non-printable bytes of a field as '?' so messages stay one clean line. */
+static void clean_field(char *dst, size_t cap, const char *src) {
+    size_t k = 0;
+    while (src[k] && src[k] != ',' && k < cap - 1) {
+        unsigned char c = (unsigned char)src[k];
+        dst[k] = c >= 32 && c < 127 ? (char)c : '?';
+        k++;
+    }
+    dst[k] = '\0';
+}
+
+/* Parses a CSV held in buf (len bytes plus a NUL; owned: freed here). */
+static int parse_csv(const char *path, char *buf, size_t len, dsbi_table *t) {
+    int st;
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        size_t line = 1;
+        for (const char *c = buf; c < nul; c++) line += *c == '\n';
+        free(buf);
+        return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s:%zu: NUL byte in a text table (binary file?)", path, line);
+    }
     if (len == 0) {
         free(buf);
         return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: empty file (expected a header row)", path);
@@ -143,6 +160,14 @@ static int read_csv(const char *path, dsbi_table *t) {
         nl += (c == '\r' && nl[1] == '\n') ? 2 : 1;
     } else {
         nl = buf + len;
+    }
+    {
+        const char *q = p;
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q == '\0') {
+            free(buf);
+            return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s:1: empty header row (expected column names)", path);
+        }
     }
     if ((st = parse_header(path, p, t))) {
         free(buf);
@@ -188,14 +213,14 @@ static int read_csv(const char *path, dsbi_table *t) {
             errno = 0;
             char *end;
             double v = strtod(q, &end);
-            if (end == q) {
-                char field[32];
-                size_t k = 0;
-                while (q[k] && q[k] != ',' && k < sizeof field - 1) field[k] = q[k], k++;
-                field[k] = '\0';
+            if (end == q || (isfinite(v) && fabs(v) > FLT_MAX)) {
+                char field[32], name[48];
+                clean_field(field, sizeof field, q);
+                clean_field(name, sizeof name, t->names[j]);
                 st = dsbi_fail(DSBI_STATUS_ERR_FORMAT,
-                               "%s:%zu: column %zu (%s): '%s' is not a number", path, lineno,
-                               j + 1, t->names[j], field);
+                               end == q ? "%s:%zu: column %zu (%s): '%s' is not a number"
+                                        : "%s:%zu: column %zu (%s): '%s' is outside the float32 range",
+                               path, lineno, j + 1, name, field);
                 free(buf);
                 dsbi_table_free(t);
                 return st;
@@ -311,11 +336,8 @@ static const char *npy_find(const char *hdr, const char *key) {
     return p ? p + 1 : NULL;
 }
 
-static int read_npy(const char *path, dsbi_table *t) {
-    char *buf;
-    size_t len;
-    int st = read_file(path, &buf, &len);
-    if (st) return st;
+/* Parses an NPY file held in buf (len bytes; owned: freed here). */
+static int parse_npy(const char *path, char *buf, size_t len, dsbi_table *t) {
     const unsigned char *u = (const unsigned char *)buf;
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
         free(buf);
@@ -377,7 +399,7 @@ static int read_npy(const char *path, dsbi_table *t) {
         char *end;
         errno = 0;
         unsigned long long v = strtoull(sh, &end, 10);
-        if (end == sh || errno || v > ((size_t)1 << 40)) {
+        if (end == sh || errno || v > ((size_t)1 << 40) || !isdigit((unsigned char)*sh)) {
             free(buf);
             return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: bad NPY shape entry", path);
         }
@@ -393,7 +415,7 @@ static int read_npy(const char *path, dsbi_table *t) {
     size_t rows = dims[0], cols = nd == 2 ? dims[1] : 1;
     size_t esz = f8 ? 8 : 4, off = hoff + hlen;
     if (cols == 0 || cols > MAX_COLS || (rows && cols > (len / esz) / rows + 1) ||
-        rows * cols * esz != len - off) {
+        rows * cols * esz != len - off || rows > MAX_TABLE_BYTES / esz) {
         free(buf);
         return dsbi_fail(DSBI_STATUS_ERR_FORMAT,
                          "%s: NPY shape (%zu, %zu) does not match the %zu data bytes", path, rows,
@@ -427,6 +449,14 @@ static int read_npy(const char *path, dsbi_table *t) {
             for (int k = 7; k >= 0; k--) b = b << 8 | src[8 * i + (size_t)k];
             double v;
             memcpy(&v, &b, 8);
+            if (isfinite(v) && fabs(v) > FLT_MAX) {
+                int st = dsbi_fail(DSBI_STATUS_ERR_FORMAT,
+                                   "%s: value %g at row %zu, column %zu is outside the float32 range",
+                                   path, v, i / cols + 1, i % cols + 1);
+                free(buf);
+                dsbi_table_free(t);
+                return st;
+            }
             t->data[i] = (float)v;
         } else {
             uint32_t b = 0;
@@ -466,9 +496,29 @@ static int write_npy(const char *path, const float *data, size_t rows, size_t co
 int dsbi_table_read(const char *path, dsbi_table *out) {
     memset(out, 0, sizeof *out);
     if (!path) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "no table path given");
-    if (is_ext(path, "npy")) return read_npy(path, out);
-    if (is_ext(path, "csv") || is_ext(path, "txt")) return read_csv(path, out);
-    return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: unknown table format (use .csv or .npy)", path);
+    int npy = is_ext(path, "npy");
+    if (!npy && !is_ext(path, "csv") && !is_ext(path, "txt"))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: unknown table format (use .csv or .npy)", path);
+    char *buf = NULL;
+    size_t len = 0;
+    int st = read_file(path, &buf, &len);
+    if (st) return st;
+    return npy ? parse_npy(path, buf, len, out) : parse_csv(path, buf, len, out);
+}
+
+int dsbi_table_parse(const char *name, const void *data, size_t len, dsbi_table *out) {
+    memset(out, 0, sizeof *out);
+    if (!name || (!data && len)) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "table parse: name and data required");
+    int npy = is_ext(name, "npy");
+    if (!npy && !is_ext(name, "csv") && !is_ext(name, "txt"))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: unknown table format (use .csv or .npy)", name);
+    if (len > MAX_TABLE_BYTES)
+        return dsbi_fail(DSBI_STATUS_ERR_NOMEM, "%s: %zu bytes is larger than the limit", name, len);
+    char *buf = dsbi_malloc(len + 1, 1);
+    if (!buf) return DSBI_STATUS_ERR_NOMEM;
+    if (len) memcpy(buf, data, len);
+    buf[len] = '\0';
+    return npy ? parse_npy(name, buf, len, out) : parse_csv(name, buf, len, out);
 }
 
 int dsbi_table_write(const char *path, const float *data, size_t rows, size_t cols,

@@ -143,6 +143,7 @@ typedef struct band_ctx {
     binom_tab *tab;  /* m tables */
     double *buf;
     double gamma_crit;
+    double gamma_fw; /* the same at level alpha_fw (Bonferroni over parameters) */
 } band_ctx;
 
 static void band_free(band_ctx *B) {
@@ -159,8 +160,16 @@ static double band_gamma(const band_ctx *B, const size_t *count) {
     return g;
 }
 
-static int band_init(band_ctx *B, size_t n, size_t L, size_t n_points, double alpha, size_t sims,
-                     uint64_t seed) {
+/* numpy's default (linear) quantile of sorted g, as BayesFlow uses */
+static double quantile_sorted(const double *g, size_t n, double q) {
+    double h = q * (double)(n - 1);
+    size_t lo = (size_t)floor(h);
+    size_t hi = lo + 1 < n ? lo + 1 : lo;
+    return g[lo] + (h - (double)lo) * (g[hi] - g[lo]);
+}
+
+static int band_init(band_ctx *B, size_t n, size_t L, size_t n_points, double alpha,
+                     double alpha_fw, size_t sims, uint64_t seed) {
     memset(B, 0, sizeof *B);
     B->n = n;
     B->L = L;
@@ -180,7 +189,7 @@ static int band_init(band_ctx *B, size_t n, size_t L, size_t n_points, double al
         p += 2 * (B->tab[k].c1 - B->tab[k].c0 + 1);
     }
     /* null distribution of gamma: uniform rank sets */
-    double *g = dsbi_malloc(sims ? sims : 1, sizeof *g);
+    double *g = dsbi_malloc(sims, sizeof *g); /* sims >= 1: checked by the callers */
     size_t *hist = dsbi_calloc(L + 2, sizeof *hist), *count = dsbi_malloc(B->m + 1, sizeof *count);
     if (!g || !hist || !count) {
         free(g), free(hist), free(count);
@@ -201,16 +210,9 @@ static int band_init(band_ctx *B, size_t n, size_t L, size_t n_points, double al
         }
         g[s] = band_gamma(B, count);
     }
-    if (sims) {
-        qsort(g, sims, sizeof *g, cmp_double);
-        /* numpy's default (linear) quantile, as BayesFlow uses */
-        double h = alpha * (double)(sims - 1);
-        size_t lo = (size_t)floor(h);
-        size_t hi = lo + 1 < sims ? lo + 1 : lo;
-        B->gamma_crit = g[lo] + (h - (double)lo) * (g[hi] - g[lo]);
-    } else {
-        B->gamma_crit = alpha;
-    }
+    qsort(g, sims, sizeof *g, cmp_double);
+    B->gamma_crit = quantile_sorted(g, sims, alpha);
+    B->gamma_fw = quantile_sorted(g, sims, alpha_fw);
     free(g), free(hist), free(count);
     return DSBI_STATUS_OK;
 nomem:
@@ -237,7 +239,7 @@ int dsbi_sbc_band(size_t n, size_t L, size_t n_points, double alpha, size_t n_si
                          "sbc_band: need n, L, n_sims > 0 and alpha in (0, 1) (n = %zu, L = %zu, "
                          "alpha = %g, n_sims = %zu)", n, L, alpha, n_sims);
     band_ctx B;
-    int st = band_init(&B, n, L, default_points(L, n_points), alpha, n_sims, seed);
+    int st = band_init(&B, n, L, default_points(L, n_points), alpha, alpha, n_sims, seed);
     if (st) return st;
     band_limits(&B, p, lo, hi);
     if (gamma_crit) *gamma_crit = B.gamma_crit;
@@ -341,7 +343,8 @@ static double median_inplace(double *v, size_t n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static void decide(dsbi_param_calibration *p) {
+/* fw_outside: the ECDF leaves the band at the family-wise level band_alpha/d */
+static void decide(dsbi_param_calibration *p, int fw_outside) {
     double mc = p->mc_se;
     double t_shift = fmax(3.0 * mc, 0.1), t_cov = fmax(3.0 * mc, 0.02);
     p->direction = 0;
@@ -351,7 +354,7 @@ static void decide(dsbi_param_calibration *p) {
         p->verdict = DSBI_VERDICT_OVERCONFIDENT;
     } else if (p->coverage_bias > t_cov) {
         p->verdict = DSBI_VERDICT_UNDERCONFIDENT;
-    } else if (p->sbc_outside) {
+    } else if (fw_outside) {
         if (fabs(p->rank_shift) > fabs(p->coverage_bias))
             p->verdict = DSBI_VERDICT_BIASED;
         else
@@ -383,13 +386,15 @@ int dsbi_calibrate(const float *truth, const float *draws, size_t n, size_t L, s
                          c.band_alpha);
 
     band_ctx B;
-    st = band_init(&B, n, L, default_points(L, c.n_points), c.band_alpha, c.band_sims, c.seed);
+    st = band_init(&B, n, L, default_points(L, c.n_points), c.band_alpha,
+                   c.band_alpha / (double)d, c.band_sims, c.seed);
     if (st) return st;
     out->n = n, out->L = L, out->d = d;
     out->n_ecdf = B.m;
     out->n_levels = c.n_levels;
     out->n_tarp = c.tarp_points;
     out->gamma_crit = B.gamma_crit;
+    out->band_alpha = c.band_alpha;
     out->param = dsbi_calloc(d, sizeof *out->param);
     out->ranks = dsbi_malloc(n * d, sizeof *out->ranks);
     out->post_mean = dsbi_malloc(n * d, sizeof(double));
@@ -493,7 +498,8 @@ int dsbi_calibrate(const float *truth, const float *draws, size_t n, size_t L, s
             P->ecdf_max_diff = fmax(P->ecdf_max_diff, fabs(e - out->ecdf_p[k]));
             if (e < out->band_lo[k] - 1e-12 || e > out->band_hi[k] + 1e-12) P->sbc_outside = 1;
         }
-        P->log_gamma = log(band_gamma(&B, count)) - log(B.gamma_crit);
+        double gamma = band_gamma(&B, count);
+        P->log_gamma = log(gamma) - log(B.gamma_crit);
         /* covered at level a: the rank's bin [r, r+1) overlaps the central
          * stretch [(1-a)/2, (1+a)/2] (L+1); the overlap is the probability */
         double bias = 0.0;
@@ -511,20 +517,17 @@ int dsbi_calibrate(const float *truth, const float *draws, size_t n, size_t L, s
         }
         P->coverage_bias = bias / (double)c.n_levels;
         P->coverage_error = median_inplace(work, c.n_levels);
-        decide(P);
+        decide(P, gamma < B.gamma_fw);
     }
 
     st = dsbi_tarp(truth, draws, n, L, d, c.seed, c.tarp_points, out->tarp_alpha, out->tarp_ecp,
                    &out->tarp_area);
     if (st) goto done;
-    double s_lo = 0.0, s_hi = 0.0;
-    size_t n_lo = 0, n_hi = 0;
-    for (size_t k = 0; k < c.tarp_points; k++) {
-        double a = out->tarp_alpha[k], e = out->tarp_ecp[k] - a;
-        if (a < 0.5) s_lo += e, n_lo++;
-        if (a > 0.5) s_hi += e, n_hi++;
-    }
-    out->tarp_dispersion = (n_lo ? s_lo / (double)n_lo : 0.0) - (n_hi ? s_hi / (double)n_hi : 0.0);
+    double sgn = 0.0;
+    for (size_t k = 1; k < c.tarp_points; k++)
+        sgn += 0.5 * (out->tarp_ecp[k] - out->tarp_alpha[k] + out->tarp_ecp[k - 1] -
+                      out->tarp_alpha[k - 1]) * (out->tarp_alpha[k] - out->tarp_alpha[k - 1]);
+    out->tarp_signed = sgn;
     out->tarp_mc = 0.313 / sqrt((double)n);
 
 done:

@@ -30,6 +30,25 @@ void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, doubl
         s->t_min = cosine_t_of_lambda(s->lambda_max, shift);
         s->t_max = cosine_t_of_lambda(s->lambda_min, shift);
         break;
+    case DSBI_SCHEDULE_LINEAR:
+        /* abar(t) = exp(-(beta_min t + (beta_max - beta_min) t^2 / 2)), t in [1e-3, 1] */
+        s->vp = 1;
+        s->beta_min = 0.1;
+        s->beta_max = 20.0;
+        s->t_min = 1e-3;
+        s->t_max = 1.0;
+        s->lambda_max = dsbi_sched_lambda(s, 0.0);
+        s->lambda_min = dsbi_sched_lambda(s, 1.0);
+        break;
+    case DSBI_SCHEDULE_FLOW:
+        /* rectified-flow path z = (1 - tt) x + tt eps, tt in [1e-4, 1 - 1e-4]:
+           alpha/sigma = e^{lambda/2} with alpha + sigma = 1 */
+        s->vp = 0;
+        s->t_min = 1e-4;
+        s->t_max = 1.0 - 1e-4;
+        s->lambda_max = dsbi_sched_lambda(s, 0.0);
+        s->lambda_min = dsbi_sched_lambda(s, 1.0);
+        break;
     case DSBI_SCHEDULE_EDM:
     case DSBI_SCHEDULE_EDM_VE:
     default:
@@ -45,7 +64,19 @@ void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, doubl
 
 /* EDM: sigma(t) = (smax^(1/rho) + (1-t)(smin^(1/rho) - smax^(1/rho)))^rho, lambda = -2 ln sigma.
  * Cosine: lambda = -2 ln tan(pi tt/2) + 2 shift, tt = t_min + (t_max - t_min) t. */
+static double linear_log_abar(const dsbi_sched *s, double tt) {
+    return -(s->beta_min * tt + 0.5 * (s->beta_max - s->beta_min) * tt * tt);
+}
+
 double dsbi_sched_lambda(const dsbi_sched *s, double t) {
+    if (s->kind == DSBI_SCHEDULE_LINEAR) {
+        double tt = s->t_min + (s->t_max - s->t_min) * t, la = linear_log_abar(s, tt);
+        return la - log(-expm1(la)); /* log(abar / (1 - abar)) */
+    }
+    if (s->kind == DSBI_SCHEDULE_FLOW) {
+        double tt = s->t_min + (s->t_max - s->t_min) * t;
+        return 2.0 * log((1.0 - tt) / tt);
+    }
     if (s->kind == DSBI_SCHEDULE_COSINE) {
         double tt = s->t_min + (s->t_max - s->t_min) * t;
         return -2.0 * log(tan(M_PI * tt / 2.0)) + 2.0 * s->shift;
@@ -56,6 +87,16 @@ double dsbi_sched_lambda(const dsbi_sched *s, double t) {
 }
 
 double dsbi_sched_dlambda(const dsbi_sched *s, double t) {
+    if (s->kind == DSBI_SCHEDULE_LINEAR) {
+        /* d/dt [log abar - log(1 - abar)] = (log abar)' / (1 - abar) */
+        double tt = s->t_min + (s->t_max - s->t_min) * t, la = linear_log_abar(s, tt);
+        double beta = s->beta_min + (s->beta_max - s->beta_min) * tt;
+        return -beta * (s->t_max - s->t_min) / (-expm1(la));
+    }
+    if (s->kind == DSBI_SCHEDULE_FLOW) {
+        double tt = s->t_min + (s->t_max - s->t_min) * t;
+        return -2.0 * (s->t_max - s->t_min) / (tt * (1.0 - tt));
+    }
     if (s->kind == DSBI_SCHEDULE_COSINE) {
         double tt = s->t_min + (s->t_max - s->t_min) * t;
         return -2.0 * M_PI * (s->t_max - s->t_min) / sin(M_PI * tt);
@@ -102,7 +143,7 @@ double dsbi_norm_ppf(double u) {
 }
 
 double dsbi_sched_train_lambda(const dsbi_sched *s, double u, double *density) {
-    if (s->kind == DSBI_SCHEDULE_COSINE) {
+    if (s->kind != DSBI_SCHEDULE_EDM && s->kind != DSBI_SCHEDULE_EDM_VE) {
         double lam = dsbi_sched_lambda(s, u);
         if (density) *density = 1.0 / fabs(dsbi_sched_dlambda(s, u));
         return lam;
@@ -117,13 +158,34 @@ double dsbi_sched_train_lambda(const dsbi_sched *s, double u, double *density) {
 }
 
 void dsbi_sched_alpha_sigma(const dsbi_sched *s, double lambda, double *alpha, double *sigma) {
-    if (s->vp) {
+    if (s->kind == DSBI_SCHEDULE_FLOW) {
+        *alpha = 1.0 / (1.0 + exp(-0.5 * lambda));
+        *sigma = 1.0 / (1.0 + exp(0.5 * lambda));
+    } else if (s->vp) {
         /* alpha^2 = sigmoid(lambda), sigma^2 = sigmoid(-lambda), computed stably */
         *alpha = sqrt(1.0 / (1.0 + exp(-lambda)));
         *sigma = sqrt(1.0 / (1.0 + exp(lambda)));
     } else {
         *alpha = 1.0;
         *sigma = exp(-0.5 * lambda);
+    }
+}
+
+void dsbi_sched_dalpha_dsigma(const dsbi_sched *s, double t, double *dalpha, double *dsigma) {
+    if (s->kind == DSBI_SCHEDULE_FLOW) {
+        *dalpha = -(s->t_max - s->t_min);
+        *dsigma = s->t_max - s->t_min;
+        return;
+    }
+    double lam = dsbi_sched_lambda(s, t), dl = dsbi_sched_dlambda(s, t), a, sg;
+    dsbi_sched_alpha_sigma(s, lam, &a, &sg);
+    if (s->vp) {
+        /* alpha^2 = sigmoid(lambda): alpha' = alpha sigma^2 lambda'/2, sigma' = -sigma alpha^2 lambda'/2 */
+        *dalpha = 0.5 * a * sg * sg * dl;
+        *dsigma = -0.5 * sg * a * a * dl;
+    } else {
+        *dalpha = 0.0;
+        *dsigma = -0.5 * sg * dl;
     }
 }
 
@@ -139,12 +201,20 @@ double dsbi_sched_c_in(const dsbi_sched *s, double lambda) {
 
 double dsbi_sched_weight(const dsbi_sched *s, dsbi_weighting w, double lambda, double density) {
     if (w == DSBI_WEIGHTING_DEFAULT)
-        w = s->kind == DSBI_SCHEDULE_COSINE ? DSBI_WEIGHTING_SIGMOID : DSBI_WEIGHTING_EDM;
+        w = s->kind == DSBI_SCHEDULE_FLOW                                     ? DSBI_WEIGHTING_FLOW
+            : (s->kind == DSBI_SCHEDULE_COSINE || s->kind == DSBI_SCHEDULE_LINEAR) ? DSBI_WEIGHTING_SIGMOID
+                                                                                   : DSBI_WEIGHTING_EDM;
     switch (w) {
     case DSBI_WEIGHTING_EDM:
         return 1.0 + exp(-lambda) / (s->sigma_data * s->sigma_data);
     case DSBI_WEIGHTING_SIGMOID:
         return 1.0 / (1.0 + exp(lambda - 2.0));
+    case DSBI_WEIGHTING_FLOW: {
+        /* noise MSE = alpha^2 (velocity MSE) on the flow path */
+        double a, sg;
+        dsbi_sched_alpha_sigma(s, lambda, &a, &sg);
+        return 1.0 / (a * a);
+    }
     case DSBI_WEIGHTING_LIKELIHOOD:
         /* the ELBO weights noise MSE uniformly in lambda: importance weight
            1/density, scaled by the lambda range so that it is O(1) */
@@ -171,6 +241,10 @@ void dsbi_pred_coef(const dsbi_sched *s, dsbi_prediction p, double lambda, doubl
     }
     case DSBI_PREDICTION_SCORE:
         *A = 1.0 / a; *C = sg * sg / a;
+        break;
+    case DSBI_PREDICTION_FLOW:
+        /* out = eps - x on z = alpha x + sigma eps with alpha + sigma = 1: x = z - sigma out */
+        *A = 1.0; *C = -sg;
         break;
     case DSBI_PREDICTION_F:
     default: {

@@ -18,7 +18,8 @@ typedef struct dsbi_sched {
     double lambda_min, lambda_max;
     double sigma_min, sigma_max, rho; /* EDM */
     double shift;                     /* cosine */
-    double t_min, t_max;              /* cosine: truncated time range */
+    double t_min, t_max;              /* cosine, linear, flow: truncated time range */
+    double beta_min, beta_max;        /* linear */
     double sigma_data;
 } dsbi_sched;
 
@@ -29,6 +30,8 @@ double dsbi_sched_dlambda(const dsbi_sched *s, double t);
 /* Training noise level for a uniform u in (0,1): lambda and its density. */
 double dsbi_sched_train_lambda(const dsbi_sched *s, double u, double *density);
 void dsbi_sched_alpha_sigma(const dsbi_sched *s, double lambda, double *alpha, double *sigma);
+/* Time derivatives of alpha and sigma along the sampling schedule at t. */
+void dsbi_sched_dalpha_dsigma(const dsbi_sched *s, double t, double *dalpha, double *dsigma);
 /* Network time input: lambda normalised to [-1, 1]. */
 double dsbi_sched_time_input(const dsbi_sched *s, double lambda);
 /* Scale of the network's z input, 1 / sqrt(alpha^2 sigma_data^2 + sigma^2). */

@@ -1,9 +1,10 @@
 /*
- * The sampling driver and the four step types. In the log-SNR form, with
- * lambda' = d lambda/dt < 0 and g^2 = -lambda' sigma^2 (both VP and VE):
- *   probability-flow ODE   dz/dt = 1/2 lambda' alpha (x_hat - alpha z)
- *   reverse SDE            dz = [f - g^2 s] dt + g dW,  f = -1/2 g^2 z (VP), 0 (VE),
- *                          s = (alpha x_hat - z) / sigma^2
+ * The sampling driver and the step types. For a path z = alpha x + sigma eps
+ * (VP, VE or the flow-matching line) with alpha' and sigma' the time derivatives:
+ *   probability-flow ODE   dz/dt = alpha' x_hat + sigma' eps_hat,
+ *                          eps_hat = (z - alpha x_hat) / sigma
+ *   reverse SDE            dz = [f z - g^2 s] dt + g dW, f = alpha'/alpha,
+ *                          g^2 = d(sigma^2)/dt - 2 f sigma^2, s = (alpha x_hat - z) / sigma^2
  *   DDIM (Song et al. 2021) z' = alpha' x_hat + sqrt(sigma'^2 - e^2) eps_hat + e xi,
  *                          e^2 = eta^2 sigma'^2 (1 - alpha^2 sigma'^2 / (alpha'^2 sigma^2))
  * DDIM with eta = 0 is the exact solution of the probability-flow ODE when
@@ -21,15 +22,22 @@ static void coef(const dsbi_sched *s, double t, double *lam, double *a, double *
     dsbi_sched_alpha_sigma(s, *lam, a, sg);
 }
 
-/* v = 1/2 lambda' alpha (x_hat - alpha z) */
+/* v = alpha' x_hat + sigma' eps_hat, eps_hat = (z - alpha x_hat)/sigma: the
+ * velocity of the probability-flow ODE for any path z = alpha x + sigma eps
+ * (for VP and VE it equals 1/2 lambda' alpha (x_hat - alpha z)) */
+static void velocity_of(const dsbi_field *f, const float *z, size_t B, double t, float *xhat,
+                        float *v) {
+    double lam, a, sg, da, ds;
+    coef(f->sched, t, &lam, &a, &sg);
+    dsbi_sched_dalpha_dsigma(f->sched, t, &da, &ds);
+    float kx = (float)(da - ds * a / sg), kz = (float)(ds / sg);
+    for (size_t i = 0; i < B * f->D; i++) v[i] = kx * xhat[i] + kz * z[i];
+}
+
 static void pf_velocity(const dsbi_field *f, const float *z, size_t B, double t, float *xhat,
                         float *v) {
-    double lam, a, sg;
-    coef(f->sched, t, &lam, &a, &sg);
-    double dl = dsbi_sched_dlambda(f->sched, t);
     f->denoise(f->ctx, z, t, B, xhat);
-    float k = (float)(0.5 * dl * a), fa = (float)a;
-    for (size_t i = 0; i < B * f->D; i++) v[i] = k * (xhat[i] - fa * z[i]);
+    velocity_of(f, z, B, t, xhat, v);
 }
 
 static void step_euler(const dsbi_field *f, float *z, size_t B, double t_prev, double t, double t_next,
@@ -52,12 +60,8 @@ static void step_heun(const dsbi_field *f, float *z, size_t B, double t_prev, do
     for (size_t i = 0; i < n; i++) zp[i] = z[i] + h * v1[i];
     /* second slope at the Euler prediction; x_hat's buffer then holds it */
     float *v2 = xhat;
-    double lam, a, sg;
-    coef(f->sched, t_next, &lam, &a, &sg);
-    double dl = dsbi_sched_dlambda(f->sched, t_next);
     f->denoise(f->ctx, zp, t_next, B, v2);
-    float slope = (float)(0.5 * dl * a), fa = (float)a;
-    for (size_t i = 0; i < n; i++) v2[i] = slope * (v2[i] - fa * zp[i]);
+    velocity_of(f, zp, B, t_next, v2, v2);
     for (size_t i = 0; i < n; i++) z[i] += 0.5f * h * (v1[i] + v2[i]);
 }
 
@@ -67,12 +71,13 @@ static void step_em(const dsbi_field *f, float *z, size_t B, double t_prev, doub
     int last = k + 1 == K;
     size_t n = B * f->D;
     float *xhat = scratch;
-    double lam, a, sg;
+    double lam, a, sg, da, ds;
     coef(f->sched, t, &lam, &a, &sg);
-    double g2 = -dsbi_sched_dlambda(f->sched, t) * sg * sg;
+    dsbi_sched_dalpha_dsigma(f->sched, t, &da, &ds);
+    /* drift f z with f = alpha'/alpha, g^2 = d(sigma^2)/dt - 2 f sigma^2 */
+    double fz = da / a, g2 = 2.0 * sg * ds - 2.0 * fz * sg * sg;
     double h = t - t_next;
     f->denoise(f->ctx, z, t, B, xhat);
-    double fz = f->sched->vp ? -0.5 * g2 : 0.0;
     float noise = last ? 0.0f : (float)sqrt(g2 * h);
     for (size_t i = 0; i < n; i++) {
         double s = (a * xhat[i] - z[i]) / (sg * sg);
@@ -135,16 +140,18 @@ static void step_dpm2m(const dsbi_field *f, float *z, size_t B, double t_prev, d
     }
 }
 
-static const dsbi_sampler_type type_ddim = {"ddim", 1, 0, 1, step_ddim};
-static const dsbi_sampler_type type_euler = {"euler", 1, 0, 1, step_euler};
-static const dsbi_sampler_type type_heun = {"heun", 2, 0, 2, step_heun};
-static const dsbi_sampler_type type_em = {"em", 1, 1, 1, step_em};
-static const dsbi_sampler_type type_dpm2m = {"dpm2m", 2, 0, 1, step_dpm2m};
+static const dsbi_sampler_type type_ddim = {"ddim", 1, 0, 1, 3, step_ddim};
+static const dsbi_sampler_type type_euler = {"euler", 1, 0, 1, 3, step_euler};
+static const dsbi_sampler_type type_heun = {"heun", 2, 0, 2, 3, step_heun};
+static const dsbi_sampler_type type_em = {"em", 1, 1, 1, 3, step_em};
+static const dsbi_sampler_type type_dpm2m = {"dpm2m", 2, 0, 1, 3, step_dpm2m};
+static const dsbi_sampler_type type_rk45 = {"rk45", 5, 0, 0, 10, NULL};
 const dsbi_sampler_type *const dsbi_sampler_ddim = &type_ddim;
 const dsbi_sampler_type *const dsbi_sampler_euler = &type_euler;
 const dsbi_sampler_type *const dsbi_sampler_heun = &type_heun;
 const dsbi_sampler_type *const dsbi_sampler_em = &type_em;
 const dsbi_sampler_type *const dsbi_sampler_dpm2m = &type_dpm2m;
+const dsbi_sampler_type *const dsbi_sampler_rk45 = &type_rk45;
 
 const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s) {
     switch (s) {
@@ -153,6 +160,7 @@ const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s) {
     case DSBI_SAMPLER_HEUN: return dsbi_sampler_heun;
     case DSBI_SAMPLER_EM: return dsbi_sampler_em;
     case DSBI_SAMPLER_DPM2M: return dsbi_sampler_dpm2m;
+    case DSBI_SAMPLER_RK45: return dsbi_sampler_rk45;
     default: return NULL;
     }
 }
@@ -160,6 +168,92 @@ const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s) {
 size_t dsbi_sampler_nfe(const dsbi_sample_config *cfg) {
     const dsbi_sampler_type *ty = dsbi_sampler_lookup(cfg->sampler);
     return ty ? ty->nfe_per_step * cfg->steps : 0;
+}
+
+size_t dsbi_sampler_scratch(const dsbi_sample_config *cfg) {
+    const dsbi_sampler_type *ty = dsbi_sampler_lookup(cfg->sampler);
+    return ty ? ty->scratch : 0;
+}
+
+static void integrate_fixed(const dsbi_field *f, const dsbi_sampler_type *ty,
+                            const dsbi_sample_config *cfg, float *z, size_t B, float *scratch,
+                            dsbi_rng *rng);
+
+/* ---------------------------------------------------------------- adaptive RK45 */
+
+/* Dormand & Prince (1980) 5(4) tableau, first-same-as-last. */
+static const double dp_c[7] = {0, 1.0 / 5, 3.0 / 10, 4.0 / 5, 8.0 / 9, 1, 1};
+static const double dp_a[7][6] = {
+    {0},
+    {1.0 / 5},
+    {3.0 / 40, 9.0 / 40},
+    {44.0 / 45, -56.0 / 15, 32.0 / 9},
+    {19372.0 / 6561, -25360.0 / 2187, 64448.0 / 6561, -212.0 / 729},
+    {9017.0 / 3168, -355.0 / 33, 46732.0 / 5247, 49.0 / 176, -5103.0 / 18656},
+    {35.0 / 384, 0, 500.0 / 1113, 125.0 / 192, -2187.0 / 6784, 11.0 / 84}};
+/* 5th-order weights minus the embedded 4th-order ones */
+static const double dp_e[7] = {35.0 / 384 - 5179.0 / 57600, 0, 500.0 / 1113 - 7571.0 / 16695,
+                               125.0 / 192 - 393.0 / 640, -2187.0 / 6784 + 92097.0 / 339200,
+                               11.0 / 84 - 187.0 / 2100, -1.0 / 40};
+
+/* Integrates the probability-flow ODE from t = 1 to t_end with error control
+ * on the whole chunk (RMS of the scaled error <= 1). Never exceeds max_nfe:
+ * when the budget would run out it stops with an error instead. */
+static int integrate_rk45(const dsbi_field *f, const dsbi_sample_config *cfg, float *z, size_t B,
+                          float *scratch, size_t *nfe_out) {
+    size_t n = B * f->D, nfe = 0;
+    float *k[7], *xhat = scratch + 7 * n, *y = scratch + 8 * n, *yn = scratch + 9 * n;
+    for (int i = 0; i < 7; i++) k[i] = scratch + (size_t)i * n;
+    double atol = cfg->atol > 0 ? cfg->atol : 1e-3, rtol = cfg->rtol > 0 ? cfg->rtol : 1e-3;
+    double t = 1.0, t_end = cfg->stop_time, h_max = (1.0 - t_end) / 20.0, h = -h_max / 2.0;
+    size_t budget = cfg->max_nfe ? cfg->max_nfe : (size_t)-1;
+    memcpy(y, z, n * sizeof(float));
+    pf_velocity(f, y, B, t, xhat, k[0]);
+    nfe++;
+    while (t > t_end) {
+        if (t + h < t_end) h = t_end - t;
+        if (nfe + 6 > budget)
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                             "rk45 needs more than --max-nfe %zu network evaluations at atol %g, rtol %g "
+                             "(reached t = %.3g); raise the budget or the tolerances",
+                             cfg->max_nfe, atol, rtol, t);
+        for (int st = 1; st < 7; st++) {
+            for (size_t i = 0; i < n; i++) {
+                double acc = y[i];
+                for (int j = 0; j < st; j++) acc += h * dp_a[st][j] * k[j][i];
+                yn[i] = (float)acc;
+            }
+            pf_velocity(f, yn, B, t + dp_c[st] * h, xhat, k[st]);
+        }
+        nfe += 6;
+        /* yn holds the 5th-order solution (the last stage is evaluated there) */
+        double err2 = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double e = 0.0;
+            for (int j = 0; j < 7; j++) e += dp_e[j] * k[j][i];
+            e *= h;
+            double sc = atol + rtol * fmax(fabs(y[i]), fabs(yn[i]));
+            err2 += (e / sc) * (e / sc);
+        }
+        double err = sqrt(err2 / (double)n);
+        if (!isfinite(err))
+            return dsbi_fail(DSBI_STATUS_ERR_NUMERIC, "rk45 diverged at t = %.3g", t);
+        if (err <= 1.0) {
+            t += h;
+            memcpy(y, yn, n * sizeof(float));
+            memcpy(k[0], k[6], n * sizeof(float)); /* first same as last */
+        }
+        /* step growth at most x2 and steps at most 1/20 of the interval: a large
+           step can jump over the narrow range of noise levels where the
+           denoiser changes, and both embedded solutions then miss it alike */
+        double fac = err > 0 ? 0.9 * pow(err, -0.2) : 2.0;
+        h *= fmin(2.0, fmax(0.2, fac));
+        if (fabs(h) > h_max) h = -h_max;
+        if (fabs(h) < 1e-10) return dsbi_fail(DSBI_STATUS_ERR_NUMERIC, "rk45 step size underflow at t = %.3g", t);
+    }
+    memcpy(z, y, n * sizeof(float));
+    if (nfe_out) *nfe_out = nfe;
+    return DSBI_STATUS_OK;
 }
 
 void dsbi_sampler_init_noise(const dsbi_sched *s, float *z, size_t n, dsbi_rng *rng) {
@@ -170,9 +264,27 @@ void dsbi_sampler_init_noise(const dsbi_sched *s, float *z, size_t n, dsbi_rng *
 }
 
 int dsbi_integrate(const dsbi_field *f, const dsbi_sample_config *cfg, float *z, size_t B,
-                   float *scratch, dsbi_rng *rng) {
+                   float *scratch, dsbi_rng *rng, size_t *nfe) {
     const dsbi_sampler_type *ty = dsbi_sampler_lookup(cfg->sampler);
     if (!ty) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown sampler %d", (int)cfg->sampler);
+    if (!ty->step) {
+        int st = integrate_rk45(f, cfg, z, B, scratch, nfe);
+        if (st) return st;
+    } else {
+        if (nfe) *nfe = ty->nfe_per_step * cfg->steps;
+        integrate_fixed(f, ty, cfg, z, B, scratch, rng);
+    }
+    for (size_t i = 0; i < B * f->D; i++)
+        if (!isfinite(z[i]))
+            return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
+                             "sampler '%s' diverged (non-finite draw); try more --steps or "
+                             "another --sampler", ty->name);
+    return DSBI_STATUS_OK;
+}
+
+static void integrate_fixed(const dsbi_field *f, const dsbi_sampler_type *ty,
+                            const dsbi_sample_config *cfg, float *z, size_t B, float *scratch,
+                            dsbi_rng *rng) {
     size_t K = cfg->steps;
     double t_end = cfg->stop_time;
     double t_prev = 1.0;
@@ -182,10 +294,4 @@ int dsbi_integrate(const dsbi_field *f, const dsbi_sample_config *cfg, float *z,
         ty->step(f, z, B, t_prev, t, tn, k, K, scratch, rng, cfg->eta);
         t_prev = t;
     }
-    for (size_t i = 0; i < B * f->D; i++)
-        if (!isfinite(z[i]))
-            return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
-                             "sampler '%s' diverged (non-finite draw); try more --steps or "
-                             "another --sampler", ty->name);
-    return DSBI_STATUS_OK;
 }

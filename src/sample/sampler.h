@@ -20,7 +20,8 @@ typedef struct dsbi_sampler_type {
     const char *name;
     int order;
     int stochastic;
-    size_t nfe_per_step;
+    size_t nfe_per_step; /* 0: adaptive, evaluations depend on the tolerances */
+    size_t scratch;      /* scratch vectors of B x D floats */
     /* advances z (B x D) from t to t_next < t; step k of K (k = 0 first);
      * t_prev is the previous step's time (for multistep methods); scratch
      * holds 3 B D floats and is kept between the steps of one run */
@@ -33,14 +34,19 @@ extern const dsbi_sampler_type *const dsbi_sampler_euler;
 extern const dsbi_sampler_type *const dsbi_sampler_heun;
 extern const dsbi_sampler_type *const dsbi_sampler_em;
 extern const dsbi_sampler_type *const dsbi_sampler_dpm2m;
+extern const dsbi_sampler_type *const dsbi_sampler_rk45;
 const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s);
 
-/* Network evaluations per draw for a configuration (checked against max_nfe). */
+/* Network evaluations per draw for a fixed-step configuration (checked
+ * against max_nfe before sampling); 0 for adaptive samplers. */
 size_t dsbi_sampler_nfe(const dsbi_sample_config *cfg);
+/* Scratch floats per row (times D) a sampler needs. */
+size_t dsbi_sampler_scratch(const dsbi_sample_config *cfg);
 /* Draws the initial state z ~ N(0, (alpha^2 + sigma^2) I) at t = 1 (unit-variance data). */
 void dsbi_sampler_init_noise(const dsbi_sched *s, float *z, size_t n, dsbi_rng *rng);
-/* Runs the time loop on z in place; scratch holds 3 B D floats. */
+/* Runs the time loop on z in place; scratch holds dsbi_sampler_scratch() B D
+ * floats; *nfe receives the network evaluations used (may be NULL). */
 int dsbi_integrate(const dsbi_field *f, const dsbi_sample_config *cfg, float *z, size_t B,
-                   float *scratch, dsbi_rng *rng);
+                   float *scratch, dsbi_rng *rng, size_t *nfe);
 
 #endif
