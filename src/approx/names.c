@@ -41,10 +41,12 @@ char *dsbi_model_describe(const dsbi_model *m) {
     char *s = dsbi_malloc(cap, 1);
     if (!s) return NULL;
     int n = snprintf(s, cap,
-                     "conditional diffusion model, theta %zu dims, x %zu dims\n"
+                     "%s, theta %zu dims, x %zu dims\n"
                      "  schedule %s, prediction %s, weighting %s\n"
                      "  network: %s MLP %zu x %zu, %s, layer norm %s, %s time embedding (%zu features)\n"
                      "  parameters: %zu, trained: %s, epochs recorded: %zu\n",
+                     c->schedule == DSBI_SCHEDULE_FLOW ? "conditional flow-matching model"
+                                                       : "conditional diffusion model",
                      m->D, m->K, dsbi_schedule_name(c->schedule), dsbi_prediction_name(c->prediction),
                      dsbi_weighting_name(c->weighting), c->residual ? "residual" : "plain", c->depth,
                      c->width, dsbi_activation_name(c->activation), c->layer_norm ? "on" : "off",
