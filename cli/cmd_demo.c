@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void help(void) {
     printf("usage: diffsbi demo [--out DIR] [--sims N] [--epochs N] [--seed N] [--quiet]\n\n"
@@ -21,6 +22,8 @@ static void help(void) {
            "  --seed N        seed [0]\n"
            "  --threads N     threads [all cores]\n"
            "  --quiet         no progress bar\n"
+           "  --compare       train a diffusion and a flow-matching model on the same data and\n"
+           "                  compare their posterior-predictive error and sampling time\n"
            CLI_MODEL_OPTS_HELP CLI_SAMPLE_OPTS_HELP);
 }
 
@@ -45,19 +48,120 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static double dsbi_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct demo_result {
+    double median, p90, train_s, sample_s;
+    size_t nfe;
+} demo_result;
+
+/* Trains one model on ds, samples for x_obs, reports the posterior-predictive
+ * error and writes PREFIXmodel.dsbi, PREFIXsamples.{csv,npy}, PREFIXloss.png,
+ * PREFIXposterior.png under dir. Returns an exit code. */
+static int run_family(const dsbi_model_config *mc, dsbi_train_config *tc,
+                      const dsbi_sample_config *sc, const dsbi_dataset *ds, const dsbi_simulator *sim,
+                      const float *x_obs, size_t n, const char *dir, const char *prefix, uint64_t seed,
+                      int quiet, demo_result *res) {
+    int rc = 0, st;
+    dsbi_model *m = dsbi_model_create(mc, 4, 2);
+    if (!m) return cli_fail_msg("demo");
+    dsbi_model_set_names(m, sim->theta_names, sim->x_names);
+    cli_progress prog;
+    cli_progress_init(&prog, quiet, "train");
+    tc->progress = cli_progress_cb;
+    tc->log = cli_log_cb;
+    tc->user = &prog;
+    printf("training a %zu-parameter %s model (%s schedule, %s prediction), up to %zu epochs, "
+           "%.0f%% validation\n", dsbi_model_num_params(m),
+           mc->schedule == DSBI_SCHEDULE_FLOW ? "flow-matching" : "diffusion",
+           dsbi_schedule_name(mc->schedule), dsbi_prediction_name(mc->prediction), tc->epochs,
+           100.0 * tc->val_fraction);
+    char path[4200];
+    float *theta = malloc(n * 4 * sizeof *theta), *xp = malloc(n * 2 * sizeof *xp);
+    double *err = malloc(n * sizeof *err);
+    if (!theta || !xp || !err) {
+        rc = 1;
+        fprintf(stderr, "diffsbi: demo: out of memory\n");
+        goto done;
+    }
+    double t0 = dsbi_now_seconds();
+    if ((st = dsbi_model_fit(m, ds, tc))) {
+        rc = cli_fail("demo", st);
+        goto done;
+    }
+    res->train_s = dsbi_now_seconds() - t0;
+    const double *tl, *vl;
+    size_t ne = dsbi_model_loss_history(m, &tl, &vl);
+    printf("final loss: train %.4f, validation %.4f (%.1f s)\n", tl[ne - 1], vl[ne - 1], res->train_s);
+    snprintf(path, sizeof path, "%s/%smodel.dsbi", dir, prefix);
+    if ((st = dsbi_model_save(m, path))) {
+        rc = cli_fail("demo", st);
+        goto done;
+    }
+    dsbi_sample_stats stats;
+    if ((st = dsbi_model_sample(m, x_obs, n, sc, theta, &stats))) {
+        rc = cli_fail("demo", st);
+        goto done;
+    }
+    res->sample_s = stats.seconds;
+    res->nfe = stats.nfe;
+    printf("\nposterior for x_obs = (%g, %g): %zu draws in %.3f s (%s, %zu network evaluations each)\n",
+           (double)x_obs[0], (double)x_obs[1], n, stats.seconds, dsbi_sampler_name(sc->sampler), stats.nfe);
+    cli_print_summary(stdout, theta, n, 4, sim->theta_names);
+    /* posterior predictive: |f(theta) - x_obs| for every draw */
+    dsbi_rng rng;
+    dsbi_rng_init(&rng, seed, 99);
+    sim->simulate(sim->ctx, &rng, n, theta, xp);
+    size_t upper = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d0 = xp[2 * i] - x_obs[0], d1 = xp[2 * i + 1] - x_obs[1];
+        err[i] = sqrt(d0 * d0 + d1 * d1);
+        upper += theta[4 * i + 1] > 0.0f;
+    }
+    qsort(err, n, sizeof *err, cmp_double);
+    res->median = err[n / 2];
+    res->p90 = err[(size_t)(0.9 * (double)(n - 1))];
+    printf("posterior-predictive error |f(theta) - x_obs|: median %.4f, 90th percentile %.4f\n",
+           res->median, res->p90);
+    printf("first joint angle a1: %.0f%% of draws > 0, %.0f%% < 0 (two arm configurations)\n",
+           100.0 * (double)upper / (double)n, 100.0 * (double)(n - upper) / (double)n);
+    const char *names[4] = {"h", "a1", "a2", "a3"};
+    static const char *const outs[4] = {"samples.csv", "samples.npy", "loss.png", "posterior.png"};
+    for (int k = 0; k < 4 && !rc; k++) {
+        snprintf(path, sizeof path, "%s/%s%s", dir, prefix, outs[k]);
+        st = k < 2 ? dsbi_table_write(path, theta, n, 4, names)
+           : k == 2 ? dsbi_plot_loss(path, tl, vl, ne)
+                    : dsbi_plot_arm(path, theta, n, x_obs, 50);
+        if (st) rc = cli_fail("demo", st);
+    }
+    if (!rc)
+        printf("\nwrote %s/%s{model.dsbi, samples.csv, samples.npy, loss.png, posterior.png}\n", dir, prefix);
+done:
+    free(theta);
+    free(xp);
+    free(err);
+    dsbi_model_free(m);
+    return rc;
+}
+
 int cmd_demo(int argc, char **argv) {
-    enum { O_SIMS = 1, O_SEED, O_THREADS, O_QUIET, O_OBS };
+    enum { O_SIMS = 1, O_SEED, O_THREADS, O_QUIET, O_OBS, O_COMPARE };
     static const struct option own[] = {
         {"out", required_argument, 0, 'o'},       {"sims", required_argument, 0, O_SIMS},
         {"seed", required_argument, 0, O_SEED},   {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},       {"obs", required_argument, 0, O_OBS},
-        {"num", required_argument, 0, 'n'},       {"help", no_argument, 0, 'h'}};
+        {"num", required_argument, 0, 'n'},       {"help", no_argument, 0, 'h'},
+        {"compare", no_argument, 0, O_COMPARE}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 1);
     if (!opts) return 1;
     const char *dir = "out/demo", *obs = "0,1.5";
     size_t sims = 10000, threads = 0, n = 1000;
     uint64_t seed = 0;
-    int quiet = 0, c, idx, rc = 0;
+    int quiet = 0, compare = 0, c, idx, rc = 0;
     dsbi_model_config mc = dsbi_model_config_default();
     dsbi_train_config tc = dsbi_train_config_default();
     dsbi_sample_config sc = dsbi_sample_config_default();
@@ -71,6 +175,7 @@ int cmd_demo(int argc, char **argv) {
         case O_THREADS: if (cli_parse_size("demo", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
         case O_QUIET: quiet = 1; break;
         case O_OBS: obs = optarg; break;
+        case O_COMPARE: compare = 1; break;
         case 'n': if (cli_parse_size("demo", "-n", optarg, 1, 10000000, &n)) rc = 2; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -103,83 +208,36 @@ int cmd_demo(int argc, char **argv) {
     printf("simulating %zu pairs (theta: h, a1, a2, a3; x: arm end point)\n", sims);
     dsbi_dataset *ds = NULL;
     if ((st = dsbi_dataset_simulate(&sim, sims, seed, &ds, NULL))) return cli_fail("demo", st);
-    dsbi_model *m = dsbi_model_create(&mc, 4, 2);
-    if (!m) {
-        dsbi_dataset_free(ds);
-        return cli_fail_msg("demo");
-    }
-    dsbi_model_set_names(m, sim.theta_names, sim.x_names);
-    cli_progress prog;
-    cli_progress_init(&prog, quiet, "train");
-    tc.progress = cli_progress_cb;
-    tc.log = cli_log_cb;
-    tc.user = &prog;
     cli_install_signals();
-    printf("training a %zu-parameter diffusion model (%s schedule, %s prediction), %zu epochs, "
-           "%.0f%% validation\n", dsbi_model_num_params(m), dsbi_schedule_name(mc.schedule),
-           dsbi_prediction_name(mc.prediction), tc.epochs, 100.0 * tc.val_fraction);
-    char path[4200];
-    float *theta = NULL, *xp = NULL;
-    double *err = NULL;
-    st = dsbi_model_fit(m, ds, &tc);
-    if (st) {
-        rc = cli_fail("demo", st);
-        goto done;
+    if (!compare) {
+        demo_result r;
+        rc = run_family(&mc, &tc, &sc, ds, &sim, x_obs, n, dir, "", seed, quiet, &r);
+    } else {
+        /* the same data, seed and sampler for each family; consistency models are
+           not in diffsbi yet */
+        static const char *const families[2] = {"diffusion", "flow"};
+        demo_result r[2];
+        for (int f = 0; f < 2 && !rc; f++) {
+            dsbi_model_config fc = mc;
+            if (f == 1) {
+                fc.schedule = DSBI_SCHEDULE_FLOW;
+                fc.prediction = DSBI_PREDICTION_FLOW;
+                fc.weighting = DSBI_WEIGHTING_DEFAULT;
+            }
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "%s_", families[f]);
+            printf("\n== %s ==\n", families[f]);
+            rc = run_family(&fc, &tc, &sc, ds, &sim, x_obs, n, dir, prefix, seed, quiet, &r[f]);
+        }
+        if (!rc) {
+            printf("\n%-10s %12s %12s %10s %12s %10s\n", "model", "median err", "p90 err", "train s",
+                   "sample s", "NFE/draw");
+            for (int f = 0; f < 2; f++)
+                printf("%-10s %12.4f %12.4f %10.1f %12.3f %10zu\n", families[f], r[f].median, r[f].p90,
+                       r[f].train_s, r[f].sample_s, r[f].nfe);
+            printf("figures: %s/diffusion_posterior.png, %s/flow_posterior.png\n", dir, dir);
+        }
     }
-    const double *tl, *vl;
-    size_t ne = dsbi_model_loss_history(m, &tl, &vl);
-    printf("final loss: train %.4f, validation %.4f\n", tl[ne - 1], vl[ne - 1]);
-    snprintf(path, sizeof path, "%s/model.dsbi", dir);
-    if ((st = dsbi_model_save(m, path))) {
-        rc = cli_fail("demo", st);
-        goto done;
-    }
-    theta = malloc(n * 4 * sizeof *theta);
-    xp = malloc(n * 2 * sizeof *xp);
-    err = malloc(n * sizeof *err);
-    if (!theta || !xp || !err) {
-        rc = 1;
-        fprintf(stderr, "diffsbi: demo: out of memory\n");
-        goto done;
-    }
-    dsbi_sample_stats stats;
-    if ((st = dsbi_model_sample(m, x_obs, n, &sc, theta, &stats))) {
-        rc = cli_fail("demo", st);
-        goto done;
-    }
-    printf("\nposterior for x_obs = (%g, %g): %zu draws in %.3f s (%s, %zu network evaluations each)\n",
-           (double)x_obs[0], (double)x_obs[1], n, stats.seconds, dsbi_sampler_name(sc.sampler), stats.nfe);
-    cli_print_summary(stdout, theta, n, 4, sim.theta_names);
-    /* posterior predictive: |f(theta) - x_obs| for every draw */
-    dsbi_rng rng;
-    dsbi_rng_init(&rng, seed, 99);
-    sim.simulate(sim.ctx, &rng, n, theta, xp);
-    size_t upper = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d0 = xp[2 * i] - x_obs[0], d1 = xp[2 * i + 1] - x_obs[1];
-        err[i] = sqrt(d0 * d0 + d1 * d1);
-        upper += theta[4 * i + 1] > 0.0f;
-    }
-    qsort(err, n, sizeof *err, cmp_double);
-    printf("posterior-predictive error |f(theta) - x_obs|: median %.4f, 90th percentile %.4f\n",
-           err[n / 2], err[(size_t)(0.9 * (double)(n - 1))]);
-    printf("first joint angle a1: %.0f%% of draws > 0, %.0f%% < 0 (two arm configurations)\n",
-           100.0 * (double)upper / (double)n, 100.0 * (double)(n - upper) / (double)n);
-    const char *names[4] = {"h", "a1", "a2", "a3"};
-    snprintf(path, sizeof path, "%s/samples.csv", dir);
-    if ((st = dsbi_table_write(path, theta, n, 4, names))) { rc = cli_fail("demo", st); goto done; }
-    snprintf(path, sizeof path, "%s/samples.npy", dir);
-    if ((st = dsbi_table_write(path, theta, n, 4, names))) { rc = cli_fail("demo", st); goto done; }
-    snprintf(path, sizeof path, "%s/loss.png", dir);
-    if ((st = dsbi_plot_loss(path, tl, vl, ne))) { rc = cli_fail("demo", st); goto done; }
-    snprintf(path, sizeof path, "%s/posterior.png", dir);
-    if ((st = dsbi_plot_arm(path, theta, n, x_obs, 50))) { rc = cli_fail("demo", st); goto done; }
-    printf("\nwrote %s/{model.dsbi, samples.csv, samples.npy, loss.png, posterior.png}\n", dir);
-done:
-    free(theta);
-    free(xp);
-    free(err);
-    dsbi_model_free(m);
     dsbi_dataset_free(ds);
     return rc;
 }
