@@ -600,7 +600,7 @@ Test(cli, max_nfe_below_steps_fails) {
         r = run_expect(0, dir, "sample --model m.dsbi --obs 0,0 -n 5 --steps 8 --sampler %s --quiet", samplers[k]);
         run_free(&r);
     }
-    r = run_expect(2, dir, "sample --model m.dsbi --obs 0,0 -n 5 --sampler rk45");
+    r = run_expect(2, dir, "sample --model m.dsbi --obs 0,0 -n 5 --sampler rk99");
     run_free(&r);
 }
 
