@@ -46,7 +46,7 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
 
 /* Model design options shared by train and demo. */
 #define CLI_MODEL_OPTS_HELP                                                                     \
-    "  --model FAMILY        diffusion | flow (flow matching: flow schedule and velocity)\n"   \
+    "  --model FAMILY        diffusion | flow (flow matching) | consistency (iCT) [diffusion]\n"\
     "  --schedule NAME       edm | cosine | linear | edm-ve | flow [edm]\n"                    \
     "  --prediction NAME     F | noise | x | v | score | flow [F]\n"                           \
     "  --weighting NAME      default | none | edm | sigmoid | likelihood | flow [default]\n"   \
@@ -75,7 +75,7 @@ extern const size_t cli_model_long_opts_n;
 /* Sampler options shared by sample and demo. */
 #define CLI_SAMPLE_OPTS_HELP                                                                    \
     "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 (adaptive) [ddim]\n"      \
-    "  --steps N             time steps [100]\n"                                               \
+    "  --steps N             time steps [100; consistency models: steps, default 2]\n"       \
     "  --stop-time X         end the integration at this time in [0,1) [0]\n"                  \
     "  --eta X               DDIM stochasticity in [0,1] [0]\n"                                \
     "  --max-nfe N           refuse settings needing more network evaluations per draw\n"     \

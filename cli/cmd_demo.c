@@ -103,14 +103,17 @@ static int run_family(const dsbi_model_config *mc, dsbi_train_config *tc,
         goto done;
     }
     dsbi_sample_stats stats;
-    if ((st = dsbi_model_sample(m, x_obs, n, sc, theta, &stats))) {
+    dsbi_sample_config scm = *sc;
+    if (mc->schedule == DSBI_SCHEDULE_CONSISTENCY && scm.steps == 100) scm.steps = 2;
+    if ((st = dsbi_model_sample(m, x_obs, n, &scm, theta, &stats))) {
         rc = cli_fail("demo", st);
         goto done;
     }
     res->sample_s = stats.seconds;
     res->nfe = stats.nfe;
     printf("\nposterior for x_obs = (%g, %g): %zu draws in %.3f s (%s, %zu network evaluations each)\n",
-           (double)x_obs[0], (double)x_obs[1], n, stats.seconds, dsbi_sampler_name(sc->sampler), stats.nfe);
+           (double)x_obs[0], (double)x_obs[1], n, stats.seconds,
+           mc->schedule == DSBI_SCHEDULE_CONSISTENCY ? "consistency" : dsbi_sampler_name(sc->sampler), stats.nfe);
     cli_print_summary(stdout, theta, n, 4, sim->theta_names);
     /* posterior predictive: |f(theta) - x_obs| for every draw */
     dsbi_rng rng;
@@ -213,15 +216,19 @@ int cmd_demo(int argc, char **argv) {
         demo_result r;
         rc = run_family(&mc, &tc, &sc, ds, &sim, x_obs, n, dir, "", seed, quiet, &r);
     } else {
-        /* the same data, seed and sampler for each family; consistency models are
-           not in diffsbi yet */
-        static const char *const families[2] = {"diffusion", "flow"};
-        demo_result r[2];
-        for (int f = 0; f < 2 && !rc; f++) {
+        /* the same data and seed for each family; the consistency model samples
+           in 2 steps */
+        static const char *const families[3] = {"diffusion", "flow", "consistency"};
+        demo_result r[3];
+        for (int f = 0; f < 3 && !rc; f++) {
             dsbi_model_config fc = mc;
             if (f == 1) {
                 fc.schedule = DSBI_SCHEDULE_FLOW;
                 fc.prediction = DSBI_PREDICTION_FLOW;
+                fc.weighting = DSBI_WEIGHTING_DEFAULT;
+            } else if (f == 2) {
+                fc.schedule = DSBI_SCHEDULE_CONSISTENCY;
+                fc.prediction = DSBI_PREDICTION_F;
                 fc.weighting = DSBI_WEIGHTING_DEFAULT;
             }
             char prefix[32];
@@ -230,12 +237,12 @@ int cmd_demo(int argc, char **argv) {
             rc = run_family(&fc, &tc, &sc, ds, &sim, x_obs, n, dir, prefix, seed, quiet, &r[f]);
         }
         if (!rc) {
-            printf("\n%-10s %12s %12s %10s %12s %10s\n", "model", "median err", "p90 err", "train s",
+            printf("\n%-12s %12s %12s %10s %12s %10s\n", "model", "median err", "p90 err", "train s",
                    "sample s", "NFE/draw");
-            for (int f = 0; f < 2; f++)
-                printf("%-10s %12.4f %12.4f %10.1f %12.3f %10zu\n", families[f], r[f].median, r[f].p90,
+            for (int f = 0; f < 3; f++)
+                printf("%-12s %12.4f %12.4f %10.1f %12.3f %10zu\n", families[f], r[f].median, r[f].p90,
                        r[f].train_s, r[f].sample_s, r[f].nfe);
-            printf("figures: %s/diffusion_posterior.png, %s/flow_posterior.png\n", dir, dir);
+            printf("figures: %s/{diffusion,flow,consistency}_posterior.png\n", dir);
         }
     }
     dsbi_dataset_free(ds);

@@ -37,7 +37,7 @@ static void help(void) {
            "  --out DIR             output folder [diagnose]\n"
            "  --svg                 also write every figure as SVG\n"
            "  --seed N              seed of the test set and of the sampler [0]\n"
-           "  --threads N           threads [all cores]\n"
+           "  --threads N           threads [1 when --draws < 1000, else all cores]\n"
            "  --quiet               no progress bar and no summary\n"
            CLI_SAMPLE_OPTS_HELP
            "\nexample: diffsbi diagnose --model tm.dsbi --task two_moons --n 500 --out diag\n");
@@ -562,7 +562,13 @@ int cmd_diagnose(int argc, char **argv) {
     if (!task == !data) return cli_usage_error("diagnose", "give exactly one of --task and --data");
     if ((theta_spec || x_spec) && !data)
         return cli_usage_error("diagnose", "--theta and --x go with --data");
-    if (threads) dsbi_set_threads((int)threads);
+    /* Each call samples a small batch (L draws): parallel regions that small
+     * cost more in synchronisation than they gain, and on a loaded machine
+     * spinning OpenMP threads slowed sampling 50-fold. One thread unless asked. */
+    if (threads)
+        dsbi_set_threads((int)threads);
+    else if (!getenv("DSBI_NUM_THREADS") && L < 1000)
+        dsbi_set_threads(1);
 
     dsbi_simulator sim;
     if (task && dsbi_task_get(task, &sim) != DSBI_STATUS_OK)

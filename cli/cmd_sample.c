@@ -1,13 +1,73 @@
-/* diffsbi sample: posterior draws for one observation from a model file. */
+/* diffsbi sample: posterior draws for one observation from a model file.
+ * Models trained with `train --impute` take the raw observation with "nan"
+ * for missing values; the mask columns are filled in here. */
 #include "cli.h"
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* Observation of k values for a masked model: inline values where "nan",
+ * "NA" or an empty field marks a missing value, or a CSV/NPY file row. */
+static int read_obs_masked(const char *spec, size_t k, float *out) {
+    if (access(spec, F_OK) == 0) {
+        dsbi_table t;
+        int st = dsbi_table_read(spec, &t);
+        if (st) return cli_fail("sample", st);
+        int bad = t.rows < 1 || t.cols != k;
+        if (bad)
+            fprintf(stderr, "diffsbi: sample: %s: expected a row of %zu values, found %zu rows x %zu columns\n",
+                    spec, k, t.rows, t.cols);
+        else
+            memcpy(out, t.data, k * sizeof(float));
+        dsbi_table_free(&t);
+        return bad;
+    }
+    const char *p = spec;
+    for (size_t i = 0; i < k; i++) {
+        while (*p == ' ') p++;
+        char *end;
+        if (*p == ',' || *p == '\0') {
+            out[i] = NAN;
+            end = (char *)p;
+        } else if (!strncasecmp(p, "NA", 2) && (p[2] == ',' || p[2] == '\0' || p[2] == ' ')) {
+            out[i] = NAN;
+            end = (char *)p + 2;
+        } else {
+            errno = 0;
+            double v = strtod(p, &end);
+            if (end == p || errno) {
+                fprintf(stderr, "diffsbi: sample: --obs: value %zu of '%s' is not a number or nan\n", i + 1, spec);
+                return 2;
+            }
+            out[i] = (float)v;
+        }
+        p = end;
+        while (*p == ' ') p++;
+        if (i + 1 < k) {
+            if (*p != ',') {
+                fprintf(stderr, "diffsbi: sample: --obs needs %zu comma-separated values, got %zu\n", k, i + 1);
+                return 2;
+            }
+            p++;
+        }
+    }
+    if (*p) {
+        fprintf(stderr, "diffsbi: sample: --obs has more than the %zu values the model expects\n", k);
+        return 2;
+    }
+    return 0;
+}
 
 static void help(void) {
     printf("usage: diffsbi sample --model FILE --obs VALUES|FILE [-n N] [--out FILE] [options]\n\n"
            "Draws N samples of theta ~ p(theta | x_obs). The observation is inline\n"
            "(comma-separated) or the first row of a CSV/NPY file. Samples go to --out\n"
-           "(.csv with parameter names, or .npy); a summary goes to stdout.\n\n"
+           "(.csv with parameter names, or .npy); a summary goes to stdout. For a model\n"
+           "trained with --impute, missing observation values may be given as nan (or NA,\n"
+           "or left empty); the model's mask columns are filled in automatically.\n\n"
            "  --model FILE          trained model\n"
            "  --obs VALUES|FILE     observation x_obs\n"
            "  -n, --num N           number of draws [1000]\n"
@@ -64,6 +124,8 @@ int cmd_sample(int argc, char **argv) {
     dsbi_model *m = dsbi_model_load(model);
     if (!m) return cli_fail_msg("sample");
     size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
+    /* a consistency model takes a few steps: the diffusion default of 100 becomes 2 */
+    if (dsbi_model_get_config(m).schedule == DSBI_SCHEDULE_CONSISTENCY && sc.steps == 100) sc.steps = 2;
     float *x = malloc(K * sizeof *x), *theta = malloc(n * D * sizeof *theta);
     const char **names = malloc(D * sizeof *names);
     char (*defn)[32] = malloc(D * sizeof *defn);
@@ -72,9 +134,23 @@ int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "diffsbi: sample: out of memory\n");
         goto done;
     }
-    if ((rc = cli_read_obs("sample", obs, K, x))) goto done;
+    size_t k_obs = dsbi_model_obs_dim(m);
+    int st;
+    if (k_obs < K) {
+        float *raw = malloc(k_obs * sizeof *raw);
+        if (!raw) {
+            rc = 1;
+            goto done;
+        }
+        if (!(rc = read_obs_masked(obs, k_obs, raw)) && (st = dsbi_model_prepare_obs(m, raw, x)))
+            rc = cli_fail("sample", st);
+        free(raw);
+        if (rc) goto done;
+    } else if ((rc = cli_read_obs("sample", obs, K, x))) {
+        goto done;
+    }
     dsbi_sample_stats stats;
-    int st = dsbi_model_sample(m, x, n, &sc, theta, &stats);
+    st = dsbi_model_sample(m, x, n, &sc, theta, &stats);
     if (st) {
         rc = cli_fail("sample", st);
         goto done;

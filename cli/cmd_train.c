@@ -1,22 +1,34 @@
-/* diffsbi train: fit a diffusion posterior on a task (simulated here) or on a
- * data file of (theta, x) rows, and save the model. */
+/* diffsbi train: fit a diffusion posterior on a task or a simulator plugin
+ * (simulated here) or on a data file of (theta, x) rows, and save the model.
+ * --impute keeps rows with missing x (mask columns), --dry-run only prints
+ * the memory and time a configuration needs. */
 #include "cli.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static void help(void) {
-    printf("usage: diffsbi train (--task NAME | --data FILE --theta COLS --x COLS) --out MODEL [options]\n\n"
+    printf("usage: diffsbi train (--task NAME | --simulator LIB.so | --data FILE --theta COLS --x COLS)\n"
+           "                     --out MODEL [options]\n\n"
            "Trains a conditional diffusion model of p(theta | x) and saves it (safetensors\n"
            "layout). With --task, --sims pairs are simulated first (or fresh ones every epoch\n"
            "with --online). With --data, COLS are 1-based column ranges or names, e.g.\n"
            "--theta 1-2 --x 3-4 or --theta mu,sigma --x x1,x2. Ctrl-C stops training\n"
            "cleanly and saves the model trained so far.\n\n"
            "  --task NAME           built-in task (see 'diffsbi tasks')\n"
+           "  --simulator LIB.so    simulator plugin (include/diffsbi_plugin.h), run in --threads\n"
+           "                        worker processes; a crash or hang is reported with its theta\n"
+           "  --sim-timeout S       seconds one plugin call (64 rows) may take, 0 = no limit [0]\n"
+           "  --sim-args STR        string passed to the plugin's dsbi_plugin_init [\"\"]\n"
            "  --data FILE           CSV (with header) or NPY table of simulations\n"
            "  --theta COLS, --x COLS  columns of the data file [task: theta first]\n"
            "  --sims N              simulations for --task [10000]\n"
            "  --online              fresh simulations every epoch (--sims per epoch)\n"
+           "  --impute              keep simulations with missing (NaN/inf) x values: impute the\n"
+           "                        column mean and add a 0/1 mask column per x column (the model\n"
+           "                        then accepts 'nan' in sample --obs); not with --online\n"
+           "  --dry-run             print parameters, memory and a time estimate (5 timed\n"
+           "                        steps on random data), then exit without training\n"
            "  --out FILE            model file to write (required)\n"
            "  --loss-plot FILE      loss curves as .png or .svg\n"
            "  --checkpoint FILE     write the training state here every --checkpoint-every\n"
@@ -82,7 +94,7 @@ bad:
 }
 
 static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec, const char *x_spec,
-                                       const dsbi_simulator *task, char ***names_out) {
+                                       const dsbi_simulator *task, int impute, char ***names_out) {
     dsbi_table t;
     int st = dsbi_table_read(path, &t);
     if (st) {
@@ -118,7 +130,8 @@ static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec,
         }
     }
     float *th = malloc((t.rows ? t.rows : 1) * nt * sizeof *th), *xx = malloc((t.rows ? t.rows : 1) * nx * sizeof *xx);
-    char **names = calloc(nt + nx, sizeof *names);
+    size_t nxn = impute ? 2 * nx : nx;
+    char **names = calloc(nt + nxn, sizeof *names);
     if (th && xx && names) {
         for (size_t i = 0; i < t.rows; i++) {
             for (size_t k = 0; k < nt; k++) th[i * nt + k] = t.data[i * t.cols + ti[k]];
@@ -126,11 +139,18 @@ static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec,
         }
         for (size_t k = 0; k < nt; k++) names[k] = strdup(t.names[ti[k]]);
         for (size_t k = 0; k < nx; k++) names[nt + k] = strdup(t.names[xi[k]]);
-        size_t dropped = 0;
-        ds = dsbi_dataset_from_arrays(th, xx, t.rows, nt, nx, &dropped);
+        for (size_t k = 0; impute && k < nx; k++) {
+            size_t l = strlen(t.names[xi[k]]) + sizeof DSBI_MASK_SUFFIX;
+            if ((names[nt + nx + k] = malloc(l))) snprintf(names[nt + nx + k], l, "%s%s", t.names[xi[k]], DSBI_MASK_SUFFIX);
+        }
+        size_t dropped = 0, imputed = 0;
+        ds = impute ? dsbi_dataset_from_arrays_masked(th, xx, t.rows, nt, nx, &imputed, &dropped)
+                    : dsbi_dataset_from_arrays(th, xx, t.rows, nt, nx, &dropped);
         if (!ds) cli_fail_msg("train");
         else if (dropped)
             fprintf(stderr, "diffsbi: warning: %s: dropped %zu of %zu rows with non-finite values\n", path, dropped, t.rows);
+        if (ds && imputed)
+            fprintf(stderr, "diffsbi: %s: imputed %zu missing x values (mask columns added)\n", path, imputed);
         *names_out = names;
     } else {
         free(names);
@@ -145,9 +165,75 @@ done:
     return ds;
 }
 
+static void free_names(char **names, size_t n) {
+    if (!names) return;
+    for (size_t j = 0; j < n; j++) free(names[j]);
+    free(names);
+}
+
+/* theta names, x names, then x names with the mask suffix (owned) */
+static char **mask_names(const dsbi_simulator *sim) {
+    size_t D = sim->dim_theta, K = sim->dim_x;
+    char **names = calloc(D + 2 * K, sizeof *names);
+    if (!names) return NULL;
+    for (size_t j = 0; j < D + 2 * K; j++) {
+        char def[32];
+        const char *base;
+        if (j < D) {
+            snprintf(def, sizeof def, "theta_%zu", j + 1);
+            base = sim->theta_names ? sim->theta_names[j] : def;
+        } else {
+            size_t k = (j - D) % K;
+            snprintf(def, sizeof def, "x_%zu", k + 1);
+            base = sim->x_names ? sim->x_names[k] : def;
+        }
+        size_t l = strlen(base) + sizeof DSBI_MASK_SUFFIX;
+        if (!(names[j] = malloc(l))) {
+            free_names(names, j);
+            return NULL;
+        }
+        snprintf(names[j], l, "%s%s", base, j >= D + K ? DSBI_MASK_SUFFIX : "");
+    }
+    return names;
+}
+
+static void print_bytes(const char *what, size_t b) {
+    double v = (double)b;
+    const char *u = "B";
+    if (v >= 1024.0 * 1024.0 * 1024.0) v /= 1024.0 * 1024.0 * 1024.0, u = "GiB";
+    else if (v >= 1024.0 * 1024.0) v /= 1024.0 * 1024.0, u = "MiB";
+    else if (v >= 1024.0) v /= 1024.0, u = "KiB";
+    printf("  %-28s %.1f %s\n", what, v, u);
+}
+
+/* --dry-run: the configuration's cost, measured on 5 steps of random data */
+static int dry_run(dsbi_model *m, dsbi_train_config *tc, size_t n_rows, int online) {
+    dsbi_train_estimate e;
+    int st = dsbi_model_estimate(m, tc, online ? 0 : n_rows, 5, &e);
+    if (st) return cli_fail("train", st);
+    printf("dry run: %zu theta, %zu x, %s, batch %zu, %zu epochs\n", dsbi_model_dim_theta(m),
+           dsbi_model_dim_x(m), online ? "online" : "offline", tc->batch_size, tc->epochs);
+    printf("  %-28s %zu\n", "parameters", e.n_params);
+    print_bytes("parameter memory", e.param_bytes);
+    print_bytes("optimizer state", e.optimizer_bytes);
+    print_bytes("activations per batch", e.activation_bytes);
+    print_bytes("total (approx.)", e.param_bytes + e.optimizer_bytes + e.activation_bytes);
+    printf("  %-28s %zu (%zu per epoch)\n", "optimizer steps", e.steps, e.steps / tc->epochs);
+    printf("  %-28s %.3g ms (5 steps timed on random data, %d threads)\n", "time per step",
+           e.seconds_per_step * 1e3, dsbi_get_threads());
+    printf("  %-28s %.1f s (%.1f min), excluding simulation and validation\n", "estimated training time",
+           e.seconds_total, e.seconds_total / 60.0);
+    return 0;
+}
+
+static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simulator *simp, const char *task,
+                      const char *data, const char *theta_spec, const char *x_spec, size_t sims,
+                      uint64_t seed, int online, int impute, int dry, int quiet, const char *out,
+                      const char *plot);
+
 int cmd_train(int argc, char **argv) {
     enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
-           O_CKPT, O_CKPT_EVERY, O_RESUME };
+           O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
@@ -156,13 +242,19 @@ int cmd_train(int argc, char **argv) {
         {"quiet", no_argument, 0, O_QUIET},       {"loss-plot", required_argument, 0, O_PLOT},
         {"out", required_argument, 0, 'o'},       {"help", no_argument, 0, 'h'},
         {"checkpoint", required_argument, 0, O_CKPT}, {"checkpoint-every", required_argument, 0, O_CKPT_EVERY},
-        {"resume", no_argument, 0, O_RESUME}};
+        {"resume", no_argument, 0, O_RESUME},
+        {"simulator", required_argument, 0, O_PLUGIN}, {"sim-timeout", required_argument, 0, O_SIM_TIMEOUT},
+        {"sim-args", required_argument, 0, O_SIM_ARGS}, {"impute", no_argument, 0, O_IMPUTE},
+        {"dry-run", no_argument, 0, O_DRY}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
     size_t sims = 10000, threads = 0;
     uint64_t seed = 0;
-    int quiet = 0, online = 0, c, idx, rc = 0;
+    int quiet = 0, online = 0, impute = 0, dry = 0, c, idx, rc = 0;
+    const char *plugin = NULL;
+    dsbi_plugin_config pc = dsbi_plugin_config_default();
+    float timeout = 0.0f;
     dsbi_model_config mc = dsbi_model_config_default();
     dsbi_train_config tc = dsbi_train_config_default();
     optind = 1;
@@ -181,6 +273,11 @@ int cmd_train(int argc, char **argv) {
         case O_CKPT: tc.checkpoint = optarg; break;
         case O_CKPT_EVERY: if (cli_parse_size("train", "--checkpoint-every", optarg, 1, 100000000, &tc.checkpoint_every)) rc = 2; break;
         case O_RESUME: tc.resume = 1; break;
+        case O_PLUGIN: plugin = optarg; break;
+        case O_SIM_TIMEOUT: if (cli_parse_float("train", "--sim-timeout", optarg, 0.0, 1e7, &timeout)) rc = 2; break;
+        case O_SIM_ARGS: pc.args = optarg; break;
+        case O_IMPUTE: impute = 1; break;
+        case O_DRY: dry = 1; break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -196,9 +293,11 @@ int cmd_train(int argc, char **argv) {
         }
     }
     free(opts);
-    if (!out) return cli_usage_error("train", "--out MODEL is required");
-    if (!task && !data) return cli_usage_error("train", "give --task NAME or --data FILE");
-    if (online && !task) return cli_usage_error("train", "--online needs --task");
+    if (!out && !dry) return cli_usage_error("train", "--out MODEL is required");
+    if (!task && !data && !plugin) return cli_usage_error("train", "give --task NAME, --simulator LIB.so or --data FILE");
+    if (task && plugin) return cli_usage_error("train", "give either --task or --simulator, not both");
+    if (online && !task && !plugin) return cli_usage_error("train", "--online needs --task or --simulator");
+    if (online && impute) return cli_usage_error("train", "--impute works with offline data only (not --online)");
     if (tc.resume && !tc.checkpoint) return cli_usage_error("train", "--resume needs --checkpoint FILE");
     if (tc.resume && access(tc.checkpoint, R_OK) != 0)
         return cli_usage_error("train", "--resume: no checkpoint %s to resume from", tc.checkpoint);
@@ -207,35 +306,74 @@ int cmd_train(int argc, char **argv) {
     tc.seed = seed;
     dsbi_simulator sim, *simp = NULL;
     int st;
+    dsbi_plugin *ph = NULL;
     if (task) {
         if ((st = dsbi_task_get(task, &sim))) return cli_fail("train", st);
         simp = &sim;
+    } else if (plugin) {
+        pc.timeout = timeout;
+        if ((st = dsbi_plugin_open_ext(plugin, &pc, &sim, &ph))) return cli_fail("train", st);
+        simp = &sim;
+        task = sim.name;
     }
+    rc = train_with(&mc, &tc, simp, task, data, theta_spec, x_spec, sims, seed, online, impute, dry, quiet, out, plot);
+    dsbi_plugin_close(ph);
+    return rc;
+}
+
+static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simulator *simp, const char *task,
+                      const char *data, const char *theta_spec, const char *x_spec, size_t sims,
+                      uint64_t seed, int online, int impute, int dry, int quiet, const char *out,
+                      const char *plot) {
+    dsbi_model_config mc = *mcp;
+    dsbi_train_config tc = *tcp;
+    dsbi_simulator sim = simp ? *simp : (dsbi_simulator){0};
+    int st, rc = 0;
     dsbi_dataset *ds = NULL;
     char **names = NULL;
     size_t D, K;
     if (data) {
-        ds = dataset_from_file(data, theta_spec, x_spec, simp, &names);
+        ds = dataset_from_file(data, theta_spec, x_spec, simp, impute, &names);
         if (!ds) return 1;
         D = dsbi_dataset_dim_theta(ds);
         K = dsbi_dataset_dim_x(ds);
-        if (simp && (D != sim.dim_theta || K != sim.dim_x)) {
+        if (simp && (D != sim.dim_theta || K != sim.dim_x * (impute ? 2 : 1))) {
+            free_names(names, D + K);
             dsbi_dataset_free(ds);
             return cli_usage_error("train", "data columns (%zu theta, %zu x) do not match task %s", D, K, task);
         }
     } else {
         D = sim.dim_theta;
-        K = sim.dim_x;
-        if (!online) {
-            size_t dropped = 0;
-            if ((st = dsbi_dataset_simulate(&sim, sims, seed, &ds, &dropped))) return cli_fail("train", st);
+        K = sim.dim_x * (impute ? 2 : 1);
+        if (impute && !(names = mask_names(&sim))) {
+            fprintf(stderr, "diffsbi: train: out of memory\n");
+            return 1;
+        }
+        if (!online && !dry) {
+            size_t dropped = 0, imputed = 0;
+            st = impute ? dsbi_dataset_simulate_masked(&sim, sims, seed, &ds, &imputed, &dropped)
+                        : dsbi_dataset_simulate(&sim, sims, seed, &ds, &dropped);
+            if (st) {
+                free_names(names, D + K);
+                return cli_fail("train", st);
+            }
             if (dropped) fprintf(stderr, "diffsbi: warning: dropped %zu of %zu simulations with non-finite values\n", dropped, sims);
+            if (imputed) fprintf(stderr, "diffsbi: imputed %zu missing x values in %zu simulations (mask columns added)\n", imputed, sims);
         }
     }
     dsbi_model *m = dsbi_model_create(&mc, D, K);
     if (!m) {
+        free_names(names, D + K);
         dsbi_dataset_free(ds);
         return cli_fail_msg("train");
+    }
+    if (dry) {
+        tc.sims_per_epoch = sims;
+        rc = dry_run(m, &tc, ds ? dsbi_dataset_size(ds) : online ? 0 : sims, online);
+        free_names(names, D + K);
+        dsbi_model_free(m);
+        dsbi_dataset_free(ds);
+        return rc;
     }
     if (names) dsbi_model_set_names(m, (const char *const *)names, (const char *const *)names + D);
     else if (simp) dsbi_model_set_names(m, sim.theta_names, sim.x_names);
@@ -269,9 +407,7 @@ int cmd_train(int argc, char **argv) {
             if ((st = dsbi_plot_loss(plot, tl, vl, ne))) rc = cli_fail("train", st);
         }
     }
-    if (names)
-        for (size_t j = 0; j < D + K; j++) free(names[j]);
-    free(names);
+    free_names(names, D + K);
     dsbi_model_free(m);
     dsbi_dataset_free(ds);
     return rc;

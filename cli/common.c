@@ -214,13 +214,17 @@ int cli_model_option(const char *cmd, const char *name, const char *val, dsbi_mo
             mc->schedule = DSBI_SCHEDULE_FLOW;
             mc->prediction = DSBI_PREDICTION_FLOW;
             mc->weighting = DSBI_WEIGHTING_DEFAULT;
+        } else if (!strcmp(val, "consistency")) {
+            mc->schedule = DSBI_SCHEDULE_CONSISTENCY;
+            mc->prediction = DSBI_PREDICTION_F;
+            mc->weighting = DSBI_WEIGHTING_DEFAULT;
         } else if (!strcmp(val, "diffusion")) {
             dsbi_model_config d = dsbi_model_config_default();
             mc->schedule = d.schedule;
             mc->prediction = d.prediction;
             mc->weighting = d.weighting;
         } else {
-            cli_usage_error(cmd, "--model: unknown family '%s' (diffusion or flow)", val);
+            cli_usage_error(cmd, "--model: unknown family '%s' (diffusion, flow or consistency)", val);
             return -1;
         }
         return 1;

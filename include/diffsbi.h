@@ -149,7 +149,9 @@ typedef enum dsbi_schedule {
     DSBI_SCHEDULE_COSINE = 1, /* VP cosine in log-SNR form */
     DSBI_SCHEDULE_EDM_VE = 2, /* EDM, variance exploding */
     DSBI_SCHEDULE_LINEAR = 3, /* VP with linear beta(t) in [0.1, 20] (DDPM / score SDE) */
-    DSBI_SCHEDULE_FLOW = 4    /* flow matching: z = (1 - t) theta + t eps */
+    DSBI_SCHEDULE_FLOW = 4,   /* flow matching: z = (1 - t) theta + t eps */
+    DSBI_SCHEDULE_CONSISTENCY = 5 /* consistency model (consistency training, iCT); sampling
+                                     ignores the sampler and takes `steps` consistency steps */
 } dsbi_schedule;
 
 typedef enum dsbi_prediction {
@@ -642,6 +644,76 @@ int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_
                         size_t timing_steps, dsbi_train_estimate *out);
 
 /* end of user simulators section */
+
+/* ---------------------------------------------------------------- tall data and guidance (issue 6) */
+
+/* Tall data: the posterior p(theta | x_1..x_n) of n i.i.d. observations from
+ * a model trained on single observations (Linhart et al. 2024, "Diffusion
+ * posterior sampling for SBI in tall data settings"), by composing the n
+ * individual scores with the diffused prior score:
+ *   GAUSS  backward kernels Gaussian with covariances estimated per
+ *          observation by sampling it (cov_draws draws); the default
+ *   JAC    kernel covariances from the network's Jacobian (D backward
+ *          passes per observation and step; exact for Gaussian posteriors,
+ *          unstable when the score is inaccurate)
+ *   FNPSE  the plain sum of scores (Geffner et al. 2023) with annealed
+ *          Langevin (langevin_steps per noise level): the baseline
+ * PF-NPSE (partially factorised) needs models trained on sets and is not
+ * offered. The prior must be given (it is not stored with a model): a normal
+ * (mean, sd per parameter) or a box (lo, hi per parameter), in the user's
+ * parameter space; it is mapped into the model's standardized space, where it
+ * stays a normal or a box. */
+typedef enum dsbi_tall_method {
+    DSBI_TALL_GAUSS = 0,
+    DSBI_TALL_JAC = 1,
+    DSBI_TALL_FNPSE = 2
+} dsbi_tall_method;
+
+typedef enum dsbi_prior_kind {
+    DSBI_PRIOR_NORMAL = 0, /* independent normals: prior_a = mean, prior_b = sd */
+    DSBI_PRIOR_BOX = 1     /* independent uniforms: prior_a = lo, prior_b = hi */
+} dsbi_prior_kind;
+
+/* What a tall sampling call did (optional output, see dsbi_tall_config.info). */
+typedef struct dsbi_tall_info {
+    size_t n_solves;     /* (COMP) solves, one per draw, step and score evaluation */
+    size_t n_fallback;   /* solves whose Lambda was not positive definite (or a JAC
+                            kernel covariance was not): those used the F-NPSE sum */
+    double cov_seconds;  /* GAUSS: time spent estimating the covariances */
+} dsbi_tall_info;
+
+typedef struct dsbi_tall_config {
+    dsbi_tall_method method;     /* [GAUSS] */
+    dsbi_prior_kind prior;       /* [NORMAL] */
+    const double *prior_a;       /* dim_theta values (required, borrowed) */
+    const double *prior_b;       /* dim_theta values (required, borrowed) */
+    dsbi_sample_config sample;   /* sampler of the composed field (GAUSS, JAC) and seed
+                                    [ddim, 100 steps, eta 0.5]; FNPSE uses steps as the
+                                    number of noise levels */
+    size_t cov_draws;            /* GAUSS: draws per observation for C_j [1000] */
+    size_t cov_steps;            /* GAUSS: DDIM steps of those draws [100] */
+    float cov_eta;               /* GAUSS: DDIM eta of those draws [0.5] */
+    size_t langevin_steps;       /* FNPSE: Langevin steps per noise level [5] */
+    float langevin_tau;          /* FNPSE: step-size factor [0.5] */
+    float clip;                  /* clip the denoised estimate to [-clip, clip] in
+                                    standardized units, 0 = off [0] */
+    dsbi_tall_info *info;        /* if not NULL, receives what the call did */
+} dsbi_tall_config;
+
+dsbi_tall_config dsbi_tall_config_default(void);
+
+/* Draws n samples of theta ~ p(theta | x_obs rows) into theta (n x dim_theta)
+ * for n_obs observations x_obs (n_obs x dsbi_model_dim_x values, each row
+ * prepared as for dsbi_model_sample). Memory per chunk of up to 512 draws:
+ * a D x D matrix per draw (JAC: two); the observations are streamed, so n_obs
+ * only costs time (n_obs network evaluations per step, GAUSS adds n_obs
+ * covariance runs and n_obs D x D matrices). stats->nfe counts network
+ * evaluations per draw (n_obs per step). n_obs = 1 is plain sampling.
+ * Deterministic for a given cfg->sample.seed, whatever the thread count. */
+int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size_t n,
+                           const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats);
+
+/* end of tall data section */
 
 #ifdef __cplusplus
 }

@@ -326,8 +326,14 @@ static dsbi_model *load_buffer(const char *path, const unsigned char *buf, size_
                   path, (unsigned long long)hl);
         return NULL;
     }
-    root = cJSON_ParseWithLength((const char *)buf + 8, (size_t)hl);
-    if (!cJSON_IsObject(root)) {
+    /* the header is one JSON object padded with spaces: anything after the
+       object (cJSON stops at its end) means a damaged header */
+    const char *hend = NULL, *hdr0 = (const char *)buf + 8;
+    root = cJSON_ParseWithLengthOpts(hdr0, (size_t)hl, &hend, 0);
+    int tail_ok = root != NULL && hend != NULL;
+    for (const char *c = hend; tail_ok && c < hdr0 + hl; c++)
+        if (*c != ' ' && *c != '\n' && *c != '\t' && *c != '\r' && *c != '\0') tail_ok = 0;
+    if (!cJSON_IsObject(root) || !tail_ok) {
         dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: header is not valid JSON (corrupted file?)", path);
         goto fail;
     }
@@ -505,4 +511,45 @@ done:
     free(buf);
     fclose(f);
     return m;
+}
+
+/* ---------------------------------------------------------------- missing-data masks (issue 8) */
+
+const char *dsbi_model_x_name(const dsbi_model *m, size_t i) {
+    return m && m->x_names && i < m->K ? m->x_names[i] : NULL;
+}
+
+/* A masked model has 2k x columns named a, b, ..., a#missing, b#missing, ... */
+size_t dsbi_model_obs_dim(const dsbi_model *m) {
+    size_t K = m->K, k = K / 2;
+    if (!m->x_names || K % 2) return K;
+    size_t sl = strlen(DSBI_MASK_SUFFIX);
+    for (size_t j = 0; j < k; j++) {
+        const char *a = m->x_names[j], *b = m->x_names[k + j];
+        size_t la = strlen(a);
+        if (strlen(b) != la + sl || strncmp(a, b, la) != 0 || strcmp(b + la, DSBI_MASK_SUFFIX) != 0) return K;
+    }
+    return k;
+}
+
+int dsbi_model_prepare_obs(const dsbi_model *m, const float *x_raw, float *x) {
+    dsbi_clear_error();
+    size_t K = m->K, k = dsbi_model_obs_dim(m);
+    if (k == K) {
+        for (size_t j = 0; j < K; j++)
+            if (!isfinite(x_raw[j]))
+                return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                                 "observation value %zu is not finite (the model was not trained with missing-data masks)",
+                                 j + 1);
+        memcpy(x, x_raw, K * sizeof(float));
+        return DSBI_STATUS_OK;
+    }
+    /* the training mean of a column is what a missing entry became in training
+       (up to the validation split): 0 after standardization */
+    for (size_t j = 0; j < k; j++) {
+        int miss = !isfinite(x_raw[j]);
+        x[j] = miss ? m->x_mean[j] : x_raw[j];
+        x[k + j] = miss ? 1.0f : 0.0f;
+    }
+    return DSBI_STATUS_OK;
 }

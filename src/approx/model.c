@@ -77,7 +77,7 @@ dsbi_sample_config dsbi_sample_config_default(void) {
 static int check_config(const dsbi_model_config *c, size_t D, size_t K) {
     if (D == 0 || K == 0 || D > 100000 || K > 10000000)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "model dimensions theta=%zu x=%zu out of range", D, K);
-    if ((unsigned)c->schedule > DSBI_SCHEDULE_FLOW)
+    if ((unsigned)c->schedule > DSBI_SCHEDULE_CONSISTENCY)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown schedule %d", (int)c->schedule);
     if ((unsigned)c->prediction > DSBI_PREDICTION_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown prediction %d", (int)c->prediction);
@@ -349,6 +349,7 @@ static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n,
             memcpy(s->bt + i * D, theta + r * D, D * sizeof(float));
             memcpy(s->bx + i * K, x + r * K, K * sizeof(float));
         }
+        m->dm.ct_levels = dsbi_ct_levels(s->step, s->total_steps);
         double loss = batch_loss(s, m->params, B);
         if (!isfinite(loss))
             return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
@@ -424,7 +425,9 @@ static int alloc_history(dsbi_model *m, size_t epochs) {
 /* Records the epoch's validation loss; returns 1 when patience ran out. The
  * best weights are kept (EMA weights, as used for sampling). */
 static int track_best(fit_state *s, size_t epoch, double vl) {
-    if (!isfinite(vl)) return 0;
+    /* the consistency loss changes meaning as the curriculum refines the
+       levels: no model selection or early stopping on it */
+    if (!isfinite(vl) || s->m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY) return 0;
     if (vl < s->best_val) {
         s->best_val = vl;
         s->best_epoch = epoch;
@@ -768,7 +771,12 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "the em sampler needs a diffusion schedule; flow-matching models use the "
                          "ODE samplers (ddim, dpm2m, euler, heun)");
-    size_t nfe = dsbi_sampler_nfe(cfg);
+    int cm = m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY;
+    size_t nfe = cm ? cfg->steps : dsbi_sampler_nfe(cfg);
+    if (cm && cfg->steps > 64)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "a consistency model samples in a few steps: --steps must be 1..64 (got %zu)",
+                         cfg->steps);
     if (cfg->max_nfe && nfe > cfg->max_nfe)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "sampler '%s' with %zu steps needs %zu network evaluations per draw, "
@@ -812,7 +820,13 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                 dsbi_sampler_init_noise(&m->dm.sched, z, B * D, &rng);
                 dsbi_diffusion_set_condition(&m->dm, &ws, xs, B);
                 size_t used = 0;
-                int s2 = dsbi_integrate(&field, cfg, z, B, buf, &rng, &used);
+                int s2 = DSBI_STATUS_OK;
+                if (cm) {
+                    dsbi_consistency_sample(&m->dm, m->params, &ws, z, B, cfg->steps, &rng, buf);
+                    used = cfg->steps;
+                } else {
+                    s2 = dsbi_integrate(&field, cfg, z, B, buf, &rng, &used);
+                }
 #pragma omp critical
                 if (used > nfe_max) nfe_max = used;
                 if (s2) {

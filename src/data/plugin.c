@@ -113,14 +113,20 @@ typedef struct job {
     uint64_t seed; /* chunk c gets sub_seed(seed, c) */
 } job;
 
-static void worker_main(const job *jb, shared *sh, int w, float *out) {
-    slot *s = &sh->slots[w];
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
+/* A worker dies of the plugin's own signals (no handler of the caller, e.g.
+ * a sanitizer's, may turn a crash into an exit code), lets Ctrl-C through,
+ * and dies with its parent. */
+static void reset_signals(void) {
+    static const int sigs[] = {SIGINT, SIGTERM, SIGPIPE, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
+}
+
+static void worker_main(const job *jb, shared *sh, int w, float *out) {
+    slot *s = &sh->slots[w];
+    reset_signals();
     const dsbi_plugin *p = jb->p;
     size_t n_chunks = (jb->rows + jb->chunk_rows - 1) / jb->chunk_rows;
     for (;;) {
@@ -446,9 +452,7 @@ static int probe(dsbi_plugin *p) {
         return dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "plugin %s: cannot fork: %s", p->base, strerror(errno));
     }
     if (c == 0) {
-#ifdef __linux__
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-#endif
+        reset_signals();
         *stage = 1;
         (void)p->abi();
         *stage = 2;

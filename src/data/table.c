@@ -7,7 +7,6 @@
 #include "internal.h"
 #include <ctype.h>
 #include <errno.h>
-#include <float.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,6 +125,14 @@ static int parse_header(const char *path, char *line, dsbi_table *t) {
     return DSBI_STATUS_OK;
 }
 
+/* double -> float; values beyond float's range become +-inf explicitly (they
+ * are then non-finite like "inf" and dropped or imputed by the dataset layer).
+ * 0x1.ffffffp+127 is FLT_MAX plus half an ulp: from there on, rounding gives inf. */
+static float to_float(double v) {
+    if (fabs(v) >= 0x1.ffffffp+127) return v > 0 ? INFINITY : -INFINITY;
+    return (float)v;
+}
+
 /* Copies non-printable bytes of a field as '?' so messages stay one clean line. */
 static void clean_field(char *dst, size_t cap, const char *src) {
     size_t k = 0;
@@ -213,19 +220,17 @@ static int parse_csv(const char *path, char *buf, size_t len, dsbi_table *t) {
             errno = 0;
             char *end;
             double v = strtod(q, &end);
-            if (end == q || (isfinite(v) && fabs(v) > FLT_MAX)) {
+            if (end == q) {
                 char field[32], name[48];
                 clean_field(field, sizeof field, q);
                 clean_field(name, sizeof name, t->names[j]);
-                st = dsbi_fail(DSBI_STATUS_ERR_FORMAT,
-                               end == q ? "%s:%zu: column %zu (%s): '%s' is not a number"
-                                        : "%s:%zu: column %zu (%s): '%s' is outside the float32 range",
+                st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s:%zu: column %zu (%s): '%s' is not a number",
                                path, lineno, j + 1, name, field);
                 free(buf);
                 dsbi_table_free(t);
                 return st;
             }
-            t->data[r * C + j] = (float)v;
+            t->data[r * C + j] = to_float(v);
             while (*end == ' ' || *end == '\t') end++;
             if (j + 1 < C) {
                 if (*end != ',') {
@@ -401,7 +406,7 @@ static int parse_npy(const char *path, char *buf, size_t len, dsbi_table *t) {
         unsigned long long v = strtoull(sh, &end, 10);
         if (end == sh || errno || v > ((size_t)1 << 40) || !isdigit((unsigned char)*sh)) {
             free(buf);
-            return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: bad NPY shape entry", path);
+            return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: NPY shape entry %zu is not a size in 0..2^40", path, nd + 1);
         }
         dims[nd++] = (size_t)v;
         sh = end;
@@ -449,15 +454,7 @@ static int parse_npy(const char *path, char *buf, size_t len, dsbi_table *t) {
             for (int k = 7; k >= 0; k--) b = b << 8 | src[8 * i + (size_t)k];
             double v;
             memcpy(&v, &b, 8);
-            if (isfinite(v) && fabs(v) > FLT_MAX) {
-                int st = dsbi_fail(DSBI_STATUS_ERR_FORMAT,
-                                   "%s: value %g at row %zu, column %zu is outside the float32 range",
-                                   path, v, i / cols + 1, i % cols + 1);
-                free(buf);
-                dsbi_table_free(t);
-                return st;
-            }
-            t->data[i] = (float)v;
+            t->data[i] = to_float(v);
         } else {
             uint32_t b = 0;
             for (int k = 3; k >= 0; k--) b = b << 8 | src[4 * i + (size_t)k];

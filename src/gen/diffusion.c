@@ -49,6 +49,14 @@ void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, doubl
         s->lambda_max = dsbi_sched_lambda(s, 0.0);
         s->lambda_min = dsbi_sched_lambda(s, 1.0);
         break;
+    case DSBI_SCHEDULE_CONSISTENCY:
+        s->vp = 0;
+        s->sigma_min = 0.002;
+        s->sigma_max = 80.0;
+        s->rho = 7.0;
+        s->lambda_min = -2.0 * log(s->sigma_max);
+        s->lambda_max = -2.0 * log(s->sigma_min);
+        break;
     case DSBI_SCHEDULE_EDM:
     case DSBI_SCHEDULE_EDM_VE:
     default:
@@ -310,7 +318,8 @@ int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int
     int st = dsbi_ws_create(&w->ws, &dm->net, B, train);
     if (st) return st;
     w->row = dsbi_malloc(B * 4, sizeof(double));
-    if (!w->row) {
+    w->aux = dsbi_malloc(3 * B * dm->D, sizeof(float));
+    if (!w->row || !w->aux) {
         dsbi_diff_ws_free(w);
         return DSBI_STATUS_ERR_NOMEM;
     }
@@ -321,6 +330,7 @@ void dsbi_diff_ws_free(dsbi_diff_ws *w) {
     if (!w) return;
     dsbi_ws_free(&w->ws);
     free(w->row);
+    free(w->aux);
     memset(w, 0, sizeof *w);
 }
 
@@ -338,6 +348,8 @@ void dsbi_diffusion_draw_noise(const dsbi_diffusion *dm, dsbi_rng *rng, size_t B
 double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float *grads,
                            dsbi_diff_ws *w, const float *theta, const float *x, const float *eps,
                            const double *u, size_t B, size_t B_total) {
+    if (dm->sched.kind == DSBI_SCHEDULE_CONSISTENCY)
+        return dsbi_consistency_loss(dm, params, grads, w, theta, x, eps, u, B, B_total);
     const dsbi_net *net = &dm->net;
     const size_t D = dm->D, K = dm->K;
     float *z = dsbi_ws_act(&w->ws, net, dm->in_z, B);

@@ -51,6 +51,7 @@ typedef struct dsbi_diffusion {
     dsbi_sched sched;
     dsbi_prediction pred;
     dsbi_weighting weighting;
+    size_t ct_levels; /* consistency training: current discretisation N (set per step) */
 } dsbi_diffusion;
 
 int dsbi_diffusion_build(dsbi_diffusion *dm, const dsbi_model_config *cfg, size_t D, size_t K);
@@ -61,6 +62,7 @@ typedef struct dsbi_diff_ws {
     dsbi_ws ws;
     size_t B;
     double *row;      /* B x 4: lambda, weight, P, Q */
+    float *aux;       /* 3 x B x D: consistency training and sampling */
 } dsbi_diff_ws;
 
 int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int train);
@@ -86,5 +88,19 @@ void dsbi_diffusion_set_condition(const dsbi_diffusion *dm, dsbi_diff_ws *w, con
  * must have been set for the same B. */
 void dsbi_diffusion_denoise(const dsbi_diffusion *dm, const float *params, dsbi_diff_ws *w,
                             const float *z, double t, size_t B, float *xhat);
+
+/* ---------------------------------------------------------------- consistency models */
+
+/* Number of levels N of the consistency-training curriculum at a step. */
+size_t dsbi_ct_levels(size_t step, size_t total);
+void dsbi_ct_coef(double sigma, double sd, double *c_skip, double *c_out, double *c_in);
+/* Consistency-training loss, same contract as dsbi_diffusion_loss. */
+double dsbi_consistency_loss(const dsbi_diffusion *dm, const float *params, float *grads,
+                             dsbi_diff_ws *w, const float *theta, const float *x,
+                             const float *eps, const double *u, size_t B, size_t B_total);
+/* Multistep consistency sampling of B rows into z (condition already set);
+ * scratch holds B x D floats. */
+void dsbi_consistency_sample(const dsbi_diffusion *dm, const float *params, dsbi_diff_ws *w,
+                             float *z, size_t B, size_t steps, dsbi_rng *rng, float *scratch);
 
 #endif

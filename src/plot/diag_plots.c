@@ -126,14 +126,30 @@ static int grid_check(const char *path, const dsbi_calibration *c) {
     return DSBI_STATUS_OK;
 }
 
-static int grid_open(grid *g, const char *path, size_t d, const char *title) {
+/* The title at the largest size (down to 11 pt) at which it fits the width;
+ * the short form is tried once the long one needs shrinking below 15 pt. */
+static void fit_title(cairo_t *cr, double width, double y, const char *title, const char *short_title) {
+    const char *t = title;
+    double size = FONT_TITLE;
+    for (;; size -= 0.5) {
+        dsbi_fig_set_font(cr, size, 1);
+        if (dsbi_fig_text_width(cr, t) <= width - 24.0 || size <= 11.0) break;
+        if (size <= 15.0 && t != short_title && short_title) t = short_title, size = FONT_TITLE + 0.5;
+    }
+    set_color(cr, col_text, 1.0);
+    dsbi_fig_text_at(cr, width / 2, y, t, 0.5, 0.5, 0.0);
+}
+
+static int grid_open(grid *g, const char *path, size_t d, const char *title,
+                     const char *short_title) {
     g->d = d;
     g->cols = d < GRID_COLS ? d : GRID_COLS;
     size_t rows = (d + GRID_COLS - 1) / GRID_COLS;
     int st = dsbi_fig_open(&g->fig, path, (int)(g->cols * GRID_CELL_W),
                            (int)(rows * GRID_CELL_H + GRID_TITLE_H));
     if (st) return st;
-    dsbi_fig_title(g->fig.cr, (double)(g->cols * GRID_CELL_W), GRID_TITLE_H / 2.0 + 2.0, title);
+    fit_title(g->fig.cr, (double)(g->cols * GRID_CELL_W), GRID_TITLE_H / 2.0 + 2.0, title,
+              short_title);
     return DSBI_STATUS_OK;
 }
 
@@ -162,7 +178,7 @@ int dsbi_plot_sbc_ecdf(const char *path, const dsbi_calibration *c, const char *
              "SBC rank ECDF " MINUS " uniform, %.0f%% simultaneous band (n = %zu, L = %zu)",
              100.0 * (1.0 - c->band_alpha), c->n, c->L);
     grid g;
-    if ((st = grid_open(&g, path, c->d, title))) {
+    if ((st = grid_open(&g, path, c->d, title, "SBC rank ECDF " MINUS " uniform"))) {
         free(x);
         return st;
     }
@@ -218,7 +234,7 @@ int dsbi_plot_coverage(const char *path, const dsbi_calibration *c, const char *
     char title[128];
     snprintf(title, sizeof title, "Coverage of central credible intervals (n = %zu)", c->n);
     grid g;
-    if ((st = grid_open(&g, path, c->d, title))) return st;
+    if ((st = grid_open(&g, path, c->d, title, "Interval coverage"))) return st;
     cairo_t *cr = g.fig.cr;
     for (size_t j = 0; j < c->d; j++) {
         panel p = grid_panel(&g, j);
@@ -315,7 +331,7 @@ int dsbi_plot_recovery(const char *path, const dsbi_calibration *c, const char *
     snprintf(title, sizeof title, "Recovery: posterior mean " "\xc2\xb1" " sd vs truth (n = %zu)",
              c->n);
     grid g;
-    if ((st = grid_open(&g, path, c->d, title))) return st;
+    if ((st = grid_open(&g, path, c->d, title, "Recovery"))) return st;
     cairo_t *cr = g.fig.cr;
     double alpha = point_alpha(c->n);
     for (size_t j = 0; j < c->d; j++) {
@@ -372,7 +388,7 @@ int dsbi_plot_z_contraction(const char *path, const dsbi_calibration *c,
     char title[128];
     snprintf(title, sizeof title, "Posterior z-score vs contraction (n = %zu)", c->n);
     grid g;
-    if ((st = grid_open(&g, path, c->d, title))) return st;
+    if ((st = grid_open(&g, path, c->d, title, "z-score vs contraction"))) return st;
     cairo_t *cr = g.fig.cr;
     double alpha = point_alpha(c->n);
     for (size_t j = 0; j < c->d; j++) {
@@ -576,6 +592,6 @@ int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
     }
     char title[96];
     snprintf(title, sizeof title, "Posterior draws (n = %zu)", n);
-    dsbi_fig_title(cr, W, PAIRS_TOP / 2.0 + 2.0, title);
+    fit_title(cr, W, PAIRS_TOP / 2.0 + 2.0, title, "Posterior draws");
     return dsbi_fig_finish(&fig);
 }

@@ -7,6 +7,7 @@
  * (PLOT_* below; SVG uses px units). A figure is drawn into "<path>.tmp.<pid>"
  * and renamed over path, so a failure never leaves a partial file. Non-finite
  * values are skipped; cairo errors latch in the context and are checked once.
+ * The pieces are shared with diag_plots.c through plot_internal.h (dsbi_fig_*).
  */
 #include "internal.h"
 #include "plot/plot_internal.h"
