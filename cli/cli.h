@@ -74,12 +74,13 @@ extern const size_t cli_model_long_opts_n;
 
 /* Sampler options shared by sample and demo. */
 #define CLI_SAMPLE_OPTS_HELP                                                                    \
-    "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 (adaptive) [ddim]\n"      \
+    "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 | sde-adaptive [ddim]\n"  \
     "  --steps N             time steps [100; consistency models: steps, default 2]\n"       \
     "  --stop-time X         end the integration at this time in [0,1) [0]\n"                  \
     "  --eta X               DDIM stochasticity in [0,1] [0]\n"                                \
     "  --max-nfe N           refuse settings needing more network evaluations per draw\n"     \
-    "  --atol X, --rtol X    error tolerances of rk45 [1e-3, 1e-3]\n"
+    "  --atol X, --rtol X    tolerances of the adaptive samplers [rk45 1e-3, 1e-3;\n"          \
+    "                        sde-adaptive 1e-3, 1e-2]\n"
 int cli_sample_option(const char *cmd, const char *name, const char *val, dsbi_sample_config *sc);
 extern const struct option cli_sample_long_opts[];
 extern const size_t cli_sample_long_opts_n;

@@ -245,7 +245,9 @@ typedef enum dsbi_sampler {
     DSBI_SAMPLER_HEUN = 2,  /* Heun (2nd order) on the probability-flow ODE */
     DSBI_SAMPLER_EM = 3,    /* Euler-Maruyama on the reverse SDE */
     DSBI_SAMPLER_DPM2M = 4, /* DPM-Solver++(2M): 2nd-order multistep ODE, 1 evaluation/step */
-    DSBI_SAMPLER_RK45 = 5   /* adaptive Dormand-Prince 5(4) on the ODE, --atol/--rtol */
+    DSBI_SAMPLER_RK45 = 5,  /* adaptive Dormand-Prince 5(4) on the ODE, --atol/--rtol */
+    DSBI_SAMPLER_SDE_ADAPTIVE = 6 /* adaptive two-step reverse SDE (Jolicoeur-Martineau
+                                     et al. 2021): Euler-Maruyama vs improved Euler */
 } dsbi_sampler;
 
 typedef struct dsbi_sample_config {
@@ -254,7 +256,8 @@ typedef struct dsbi_sample_config {
     float stop_time;    /* integrate from t = 1 down to this time [0] */
     float eta;          /* DDIM stochasticity, 0 = deterministic [0] */
     size_t max_nfe;     /* evaluation budget per draw, 0 = none; exceeding it fails */
-    float atol, rtol;   /* adaptive samplers: error tolerances [1e-3, 1e-3] */
+    float atol, rtol;   /* adaptive samplers: error tolerances, 0 = the sampler's default
+                           (rk45: 1e-3, 1e-3; sde-adaptive: 1e-3, 1e-2) [0, 0] */
     uint64_t seed;      /* [0] */
 } dsbi_sample_config;
 
@@ -682,6 +685,28 @@ typedef struct dsbi_tall_info {
     double cov_seconds;  /* GAUSS: time spent estimating the covariances */
 } dsbi_tall_info;
 
+/* Constraint guidance: a constraint c(theta) <= 0 on the user's parameters.
+ * The callback writes c (n values) and its gradient (n x dim) for n rows of
+ * theta (n x dim, user space); return 0, non-zero on failure (the rows are
+ * then left unguided). Applied on the denoised estimate x_hat at every
+ * sampler evaluation (BayesFlow-style, ANCHORS.md a.5): with the penalty
+ * log g = -softplus(s(t) c), s(t) = scale alpha^2/sigma^2, the score gains
+ * strength * grad_z log g, i.e. (taking dx_hat/dz = 1/alpha) x_hat moves by
+ *   -strength * sigmoid(s(t) c(x_hat)) * grad c(x_hat)   (standardized units):
+ * a gentle push at high noise, a hard wall (only where c > 0) near t = 0. */
+typedef int (*dsbi_constraint_fn)(void *user, const float *theta, size_t n, size_t dim,
+                                  double *c, double *grad);
+
+typedef struct dsbi_guide {
+    dsbi_constraint_fn fn;
+    void *user;
+    float strength; /* [1] */
+    float scale;    /* factor on s(t) = alpha^2/sigma^2 [1] */
+} dsbi_guide;
+
+/* A guide with defaults for fn/user. */
+dsbi_guide dsbi_guide_make(dsbi_constraint_fn fn, void *user);
+
 typedef struct dsbi_tall_config {
     dsbi_tall_method method;     /* [GAUSS] */
     dsbi_prior_kind prior;       /* [NORMAL] */
@@ -698,6 +723,9 @@ typedef struct dsbi_tall_config {
     float clip;                  /* clip the denoised estimate to [-clip, clip] in
                                     standardized units, 0 = off [0] */
     dsbi_tall_info *info;        /* if not NULL, receives what the call did */
+    const dsbi_guide *guide;     /* constraints (borrowed), applied in every method but
+                                    FNPSE [NULL] */
+    size_t n_guide;              /* [0] */
 } dsbi_tall_config;
 
 dsbi_tall_config dsbi_tall_config_default(void);

@@ -143,7 +143,7 @@ static void run_sampler(dsbi_schedule sch, dsbi_sampler smp, size_t steps, float
     free(scratch);
 }
 
-static void check_moments(dsbi_schedule sch, dsbi_sampler smp, size_t steps, float eta) {
+static void check_moments_tol(dsbi_schedule sch, dsbi_sampler smp, size_t steps, float eta, double sd_tol) {
     const size_t n = 20000;
     float *z = malloc(n * 2 * sizeof(float));
     gauss_ctx g;
@@ -155,12 +155,16 @@ static void check_moments(dsbi_schedule sch, dsbi_sampler smp, size_t steps, flo
         /* 4 standard errors of the mean; sd within 4 % (SE of sd is 0.5 %) */
         cr_assert(fabs(m - g.mu[d]) < 4 * g.sd[d] / sqrt((double)n) + 0.01 * g.sd[d],
                   "%s/%s dim %d: mean %g vs %g", dsbi_schedule_name(sch), dsbi_sampler_name(smp), d, m, g.mu[d]);
-        cr_assert(fabs(sd / g.sd[d] - 1) < 0.04, "%s/%s dim %d: sd %g vs %g", dsbi_schedule_name(sch),
+        cr_assert(fabs(sd / g.sd[d] - 1) < sd_tol, "%s/%s dim %d: sd %g vs %g", dsbi_schedule_name(sch),
                   dsbi_sampler_name(smp), d, sd, g.sd[d]);
     }
-    if (smp != DSBI_SAMPLER_RK45)
+    if (smp != DSBI_SAMPLER_RK45 && smp != DSBI_SAMPLER_SDE_ADAPTIVE)
         cr_assert_eq(g.nfe, dsbi_sampler_nfe(&(dsbi_sample_config){.sampler = smp, .steps = steps}));
     free(z);
+}
+
+static void check_moments(dsbi_schedule sch, dsbi_sampler smp, size_t steps, float eta) {
+    check_moments_tol(sch, smp, steps, eta, 0.04);
 }
 
 Test(sampler, exact_gaussian_all_samplers) {
@@ -174,7 +178,12 @@ Test(sampler, exact_gaussian_all_samplers) {
         /* Euler in t on the VE schedule starts at sigma = 80: it needs many steps */
         check_moments(schedules[k], DSBI_SAMPLER_EULER, schedules[k] == DSBI_SCHEDULE_EDM_VE ? 4000 : 400, 0.0f);
         /* the reverse SDE of the flow path is stiff near t = 1 (f = -1/alpha): ODE only */
-        if (schedules[k] != DSBI_SCHEDULE_FLOW) check_moments(schedules[k], DSBI_SAMPLER_EM, 1000, 0.0f);
+        if (schedules[k] != DSBI_SCHEDULE_FLOW) {
+            check_moments(schedules[k], DSBI_SAMPLER_EM, 1000, 0.0f);
+            /* a weak first-order scheme: at its default tolerances (300-1000
+               evaluations here) the sd is 2-4 % high, against a 0.5 % MC error */
+            check_moments_tol(schedules[k], DSBI_SAMPLER_SDE_ADAPTIVE, 0, 0.0f, 0.06);
+        }
     }
 }
 

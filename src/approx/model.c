@@ -68,8 +68,8 @@ dsbi_sample_config dsbi_sample_config_default(void) {
         .stop_time = 0.0f,
         .eta = 0.0f,
         .max_nfe = 0,
-        .atol = 1e-3f,
-        .rtol = 1e-3f,
+        .atol = 0.0f,
+        .rtol = 0.0f,
         .seed = 0,
     };
 }
@@ -767,9 +767,10 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                          (double)cfg->stop_time);
     if (!(cfg->eta >= 0.0f && cfg->eta <= 1.0f))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "eta must be in [0, 1]");
-    if (cfg->sampler == DSBI_SAMPLER_EM && m->cfg.schedule == DSBI_SCHEDULE_FLOW)
+    if ((cfg->sampler == DSBI_SAMPLER_EM || cfg->sampler == DSBI_SAMPLER_SDE_ADAPTIVE) &&
+        m->cfg.schedule == DSBI_SCHEDULE_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
-                         "the em sampler needs a diffusion schedule; flow-matching models use the "
+                         "the SDE samplers need a diffusion schedule; flow-matching models use the "
                          "ODE samplers (ddim, dpm2m, euler, heun)");
     int cm = m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY;
     size_t nfe = cm ? cfg->steps : dsbi_sampler_nfe(cfg);

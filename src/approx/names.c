@@ -6,7 +6,7 @@ static const char *const schedule_names[] = {"edm", "cosine", "edm-ve", "linear"
 static const char *const prediction_names[] = {"F", "noise", "x", "v", "score", "flow"};
 static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood", "flow"};
 static const char *const activation_names[] = {"silu", "gelu", "mish", "tanh", "relu"};
-static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m", "rk45"};
+static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m", "rk45", "sde-adaptive"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 

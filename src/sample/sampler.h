@@ -35,6 +35,7 @@ extern const dsbi_sampler_type *const dsbi_sampler_heun;
 extern const dsbi_sampler_type *const dsbi_sampler_em;
 extern const dsbi_sampler_type *const dsbi_sampler_dpm2m;
 extern const dsbi_sampler_type *const dsbi_sampler_rk45;
+extern const dsbi_sampler_type *const dsbi_sampler_sde_adaptive;
 const dsbi_sampler_type *dsbi_sampler_lookup(dsbi_sampler s);
 
 /* Network evaluations per draw for a fixed-step configuration (checked
