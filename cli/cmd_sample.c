@@ -80,7 +80,12 @@ static void help(void) {
            "\nexample: diffsbi sample --model tm.dsbi --obs 0.1,-0.2 -n 10000 --out post.npy\n");
 }
 
+int cli_sample_tall_wanted(int argc, char **argv); /* cli/sample_tall.c */
+int cmd_sample_tall(int argc, char **argv);
+
 int cmd_sample(int argc, char **argv) {
+    /* several observations or constraints: cli/sample_tall.c */
+    if (cli_sample_tall_wanted(argc, argv)) return cmd_sample_tall(argc, argv);
     enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_PLOT };
     static const struct option own[] = {
         {"model", required_argument, 0, O_MODEL}, {"obs", required_argument, 0, O_OBS},

@@ -707,11 +707,29 @@ typedef struct dsbi_guide {
 /* A guide with defaults for fn/user. */
 dsbi_guide dsbi_guide_make(dsbi_constraint_fn fn, void *user);
 
+/* Constraints as text (the CLI's --guide): "lhs <= rhs" or "lhs >= rhs"
+ * (also < and >), with + - * / ^, unary minus, parentheses, numbers, the
+ * functions sin cos tan exp log sqrt abs tanh, and parameter names: names[i]
+ * (may be NULL) or theta_1 .. theta_dim. Differentiated exactly (forward-mode
+ * automatic differentiation). Returns an owned expression or NULL; the
+ * message names the column, e.g. "guide 'sin(a1) >= ': column 12: unexpected
+ * end: expected a number, a name or '('". */
+typedef struct dsbi_expr dsbi_expr;
+dsbi_expr *dsbi_expr_parse(const char *src, const char *const *names, size_t dim);
+void dsbi_expr_free(dsbi_expr *e);
+const char *dsbi_expr_source(const dsbi_expr *e);
+/* c(theta) (lhs - rhs for <=, rhs - lhs for >=) and its gradient (dim values,
+ * may be NULL) at theta (dim doubles). */
+int dsbi_expr_eval(const dsbi_expr *e, const double *theta, double *value, double *grad);
+/* A dsbi_constraint_fn: user = the dsbi_expr. */
+int dsbi_expr_constraint(void *expr, const float *theta, size_t n, size_t dim, double *c,
+                         double *grad);
+
 typedef struct dsbi_tall_config {
     dsbi_tall_method method;     /* [GAUSS] */
     dsbi_prior_kind prior;       /* [NORMAL] */
-    const double *prior_a;       /* dim_theta values (required, borrowed) */
-    const double *prior_b;       /* dim_theta values (required, borrowed) */
+    const double *prior_a;       /* dim_theta values (required if n_obs > 1, borrowed) */
+    const double *prior_b;       /* dim_theta values (required if n_obs > 1, borrowed) */
     dsbi_sample_config sample;   /* sampler of the composed field (GAUSS, JAC) and seed
                                     [ddim, 100 steps, eta 0.5]; FNPSE uses steps as the
                                     number of noise levels */

@@ -92,9 +92,12 @@ typedef struct dsbi_plugin_desc {
 int dsbi_plugin_abi_version(void);
 /* Required: the plugin's description (static storage). */
 const dsbi_plugin_desc *dsbi_plugin_info(void);
-/* Optional: called once after loading, in the loading process, with the
- * string given by `--sim-args` (never NULL; "" if none). Set *state to
- * anything (it is passed to every call) and return 0, or non-zero to refuse. */
+/* Optional: called after loading with the string given by `--sim-args`
+ * (never NULL; "" if none). Set *state to anything (it is passed to every
+ * call; workers inherit it as a copy) and return 0, or non-zero to refuse.
+ * It runs first in a throwaway process (so that a crash is reported, not
+ * fatal), then in the loading process: keep it free of outside side effects
+ * or make them idempotent. */
 int dsbi_plugin_init(const char *args, void **state);
 /* Optional: called once before unloading with the state from init. */
 void dsbi_plugin_free(void *state);

@@ -792,6 +792,13 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
             return dsbi_fail(DSBI_STATUS_ERR_INVALID, "observation value %zu is not finite", k + 1);
         }
         xs[k] = (x_obs[k] - m->x_mean[k]) / m->x_std[k];
+        if (!(fabsf(xs[k]) < 1e4f)) {
+            free(xs);
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                             "observation value %zu (%g) lies %.3g training sds from the training "
+                             "mean: far outside what the model was trained on", k + 1,
+                             (double)x_obs[k], (double)fabsf(xs[k]));
+        }
     }
     double t0 = dsbi_now();
     size_t n_chunks = (n + SAMPLE_CHUNK - 1) / SAMPLE_CHUNK;

@@ -30,8 +30,10 @@ static inline float fast_expf(float x) {
  * x / (1 + e^87) would be a denormal, which costs a microcode assist per lane. */
 static inline float fast_sigmoid(float x) {
     float t = -x;
-    t = t < -40.0f ? -40.0f : t;
-    t = t > 40.0f ? 40.0f : t;
+    /* written so that NaN also ends up in range: a NaN input (overflowed
+       network) must not reach the float-to-int conversion, which is UB */
+    t = t > -40.0f ? t : -40.0f;
+    t = t < 40.0f ? t : 40.0f;
     return 1.0f / (1.0f + fast_expf(t));
 }
 

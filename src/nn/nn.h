@@ -5,8 +5,24 @@
  * order; backward walks them in reverse and accumulates (+=) into parameter
  * gradients and into the activation gradients of the inputs, so the same tape
  * yields gradients w.r.t. parameters (training) and w.r.t. inputs (guidance,
- * Jacobians). Activations of node i for a pass over B rows live at
- * ws->act + B * node.a_off and hold B x node.dim floats.
+ * Jacobians).
+ *
+ * Rows: a pass runs over B items (samples, or sets, or sequences). Each node
+ * holds `rows` rows per item: 1 for vector-level nodes, N for member-level
+ * nodes of a set (or L for the steps of a sequence), k for the seed outputs
+ * of a PMA. Activations of node i live at ws->act + B * node.a_off and hold
+ * (B * node.rows) x node.dim floats, row-major, the rows of one item
+ * contiguous; a_off counts floats per item (rows * dim of earlier nodes).
+ * Dense, activation, layer norm, add and concat inherit the rows of their
+ * inputs, so a per-member MLP is written with the ordinary builders.
+ *
+ * Masks: member-level nodes built from an input made with masked = 1 carry
+ * the flag `masked`. Their item b has ws->count[b] valid rows (1 <= count[b]
+ * <= rows); the rest are padding, ignored by pooling, attention keys, the
+ * convolution and the GRU. ws->count = NULL means every item is full. The
+ * caller sets ws->count (B entries, borrowed) before forward and keeps it
+ * for backward, and fills padding rows with finite values (zeros): per-row
+ * nodes still compute on them, and their gradients are exactly zero.
  */
 #ifndef DSBI_NN_H
 #define DSBI_NN_H
@@ -21,10 +37,19 @@ typedef enum dsbi_node_kind {
     DSBI_NODE_ADD,
     DSBI_NODE_CONCAT,
     DSBI_NODE_TIME_EMBED,
+    DSBI_NODE_POOL,      /* members -> item: mean, sum or max over valid rows */
+    DSBI_NODE_SET_STATS, /* members -> item: [e^a mean, e^b ln sd, e^c sqrt(n)] */
+    DSBI_NODE_MHA,       /* q + MultiHead(q, kv, kv): keys masked; SAB/ISAB core */
+    DSBI_NODE_PMA,       /* S + MultiHead(S, x, x), k learned seeds S: k rows */
+    DSBI_NODE_RESHAPE,   /* same floats, rows per item changed (k x F -> 1 x kF) */
+    DSBI_NODE_CONV1D,    /* 1-D convolution over rows, 'same' zero padding */
+    DSBI_NODE_GRU,       /* GRU over rows, output = last hidden state */
     DSBI_NODE_KIND_COUNT
 } dsbi_node_kind;
 
 #define DSBI_NODE_MAX_IN 4
+
+typedef enum dsbi_pool { DSBI_POOL_MEAN = 0, DSBI_POOL_SUM, DSBI_POOL_MAX } dsbi_pool;
 
 typedef struct dsbi_node {
     dsbi_node_kind kind;
@@ -32,10 +57,15 @@ typedef struct dsbi_node {
     int emb;                   /* dsbi_time_embedding, for TIME_EMBED */
     int n_in;
     int in[DSBI_NODE_MAX_IN];
+    int op;                    /* dsbi_pool for POOL; 1 = reversed for GRU */
+    int masked;                /* rows beyond ws->count[b] are padding */
     size_t dim;                /* output width */
+    size_t rows;               /* rows per item (1 = vector level) */
+    size_t heads;              /* MHA/PMA heads */
+    size_t kernel;             /* CONV1D kernel width */
     size_t p_off, p_size;      /* parameters in the flat block */
-    size_t a_off;              /* activation offset (per-row units) */
-    size_t s_off, s_dim;       /* saved per-row state (layer norm mean, rstd) */
+    size_t a_off;              /* activation offset (floats per item) */
+    size_t s_off, s_dim;       /* saved state and scratch (floats per item) */
     float init_scale;          /* Fourier scale; 0 = zero-initialised dense */
 } dsbi_node;
 
@@ -43,20 +73,26 @@ typedef struct dsbi_net {
     dsbi_node *nodes;
     size_t n_nodes, cap;
     size_t n_params;
-    size_t act_per_row;  /* sum of node dims */
-    size_t save_per_row; /* sum of saved state per row */
+    size_t act_per_row;  /* floats per item: sum of node rows * dim */
+    size_t save_per_row; /* floats per item of saved state */
 } dsbi_net;
 
-/* Workspace: activations (and their gradients when train != 0) for B rows. */
+/* Workspace: activations (and their gradients when train != 0) for B items.
+ * count: valid rows of each item for masked nodes (B entries, borrowed, set
+ * by the caller before forward); NULL = all rows valid. */
 typedef struct dsbi_ws {
     size_t B;
     float *act, *dact, *save;
+    const size_t *count;
 } dsbi_ws;
 
 void dsbi_net_init(dsbi_net *net);
 void dsbi_net_free(dsbi_net *net);
 /* Builders return the new node index or -1 on allocation failure. */
 int dsbi_net_input(dsbi_net *net, size_t dim);
+/* Input with `rows` rows per item (N members of a set, L steps of a series);
+ * masked = 1: item b has ws->count[b] valid rows. */
+int dsbi_net_input_rows(dsbi_net *net, size_t dim, size_t rows, int masked);
 int dsbi_net_dense(dsbi_net *net, int in, size_t dim, int zero_init);
 int dsbi_net_act(dsbi_net *net, int in, dsbi_activation act);
 int dsbi_net_layernorm(dsbi_net *net, int in);
@@ -66,14 +102,41 @@ int dsbi_net_concat(dsbi_net *net, int n_in, const int *in);
 int dsbi_net_time_embed(dsbi_net *net, int in, size_t n_features, dsbi_time_embedding kind,
                         float scale);
 
+/* Set and sequence nodes (kernels in src/summary/, see summary.h). Each
+ * reads a node with rows > 1 per item (masked or full). */
+/* (B*N x F) -> (B x F): mean, sum or max over the valid members. */
+int dsbi_net_pool(dsbi_net *net, int in, dsbi_pool op);
+/* (B*N x d) -> (B x 2d+1): [e^a xbar, e^b ln sd, e^c sqrt(n)], sd unbiased,
+ * a, b (d) initialised to -2, c to 0 (cDiff DeepSet; ALGORITHMS.md 2.2). */
+int dsbi_net_set_stats(dsbi_net *net, int in);
+/* q (B*nq x F) attends over kv (B*nk x Dk) with `heads` heads (F divisible
+ * by heads): out (B*nq x F) = q + concat_h(softmax(Q_h K_h^T / sqrt(F/h)) V_h) Wo + bo,
+ * Q = q Wq + bq, K = kv Wk + bk, V = kv Wv + bv; keys beyond count masked
+ * when kv is masked. q = kv gives SAB's attention; out keeps q's rows/mask. */
+int dsbi_net_mha(dsbi_net *net, int q, int kv, size_t heads);
+/* k learned seeds S (k x F) attend over x (B*N x Dk): out (B*k x F),
+ * unmasked, = S + MultiHead(S, x, x) (PMA of Lee et al. 2019 before its
+ * layer norms and rFF; ISAB's first half with k inducing points). */
+int dsbi_net_pma(dsbi_net *net, int in, size_t k, size_t dim, size_t heads);
+/* Same floats per item with `rows` rows: (B*k x F) -> (B x kF) for rows = 1.
+ * Input must be unmasked. */
+int dsbi_net_reshape(dsbi_net *net, int in, size_t rows);
+/* (B*L x Cin) -> (B*L x dim): out[t] = b + sum_j x[t + j - (kernel-1)/2] W_j,
+ * x = 0 outside the valid rows; padded output rows are 0. */
+int dsbi_net_conv1d(dsbi_net *net, int in, size_t dim, size_t kernel);
+/* (B*L x Din) -> (B x hidden): GRU hidden state after the last valid step
+ * (reverse = 1: after running from the last valid step back to step 0). */
+int dsbi_net_gru(dsbi_net *net, int in, size_t hidden, int reverse);
+
 /* Initialises parameters (dense: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); output
  * layers flagged zero_init: 0; Fourier frequencies N(0, scale^2)). */
 void dsbi_net_init_params(const dsbi_net *net, float *params, dsbi_rng *rng);
 
 int dsbi_ws_create(dsbi_ws *ws, const dsbi_net *net, size_t B, int train);
 void dsbi_ws_free(dsbi_ws *ws);
-/* Buffer of a node for a pass over B rows (B <= ws->B): the arena is laid
- * out with stride B, so these must be taken with the same B as the pass. */
+/* Buffer of a node for a pass over B items (B <= ws->B), (B * rows) x dim:
+ * the arena is laid out with stride B, so these must be taken with the same
+ * B as the pass. */
 static inline float *dsbi_ws_act(const dsbi_ws *ws, const dsbi_net *net, int node, size_t B) {
     return ws->act + B * net->nodes[node].a_off;
 }
@@ -81,9 +144,9 @@ static inline float *dsbi_ws_dact(const dsbi_ws *ws, const dsbi_net *net, int no
     return ws->dact + B * net->nodes[node].a_off;
 }
 
-/* Forward over the first B rows (B <= ws->B). Inputs must be filled. */
+/* Forward over the first B items (B <= ws->B). Inputs must be filled. */
 void dsbi_net_forward(const dsbi_net *net, const float *params, dsbi_ws *ws, size_t B);
-/* Zeroes all activation gradients (rows < B). */
+/* Zeroes all activation gradients (items < B). */
 void dsbi_net_zero_dact(const dsbi_net *net, dsbi_ws *ws, size_t B);
 /* Backward from the seeded dact of the last node; grads may be NULL to get
  * only input gradients. */

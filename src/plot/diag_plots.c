@@ -178,7 +178,10 @@ int dsbi_plot_sbc_ecdf(const char *path, const dsbi_calibration *c, const char *
              "SBC rank ECDF " MINUS " uniform, %.0f%% simultaneous band (n = %zu, L = %zu)",
              100.0 * (1.0 - c->band_alpha), c->n, c->L);
     grid g;
-    if ((st = grid_open(&g, path, c->d, title, "SBC rank ECDF " MINUS " uniform"))) {
+    char short_title[96];
+    snprintf(short_title, sizeof short_title, "SBC rank ECDF " MINUS " uniform (%.0f%% band)",
+             100.0 * (1.0 - c->band_alpha));
+    if ((st = grid_open(&g, path, c->d, title, short_title))) {
         free(x);
         return st;
     }
@@ -264,6 +267,24 @@ int dsbi_plot_coverage(const char *path, const dsbi_calibration *c, const char *
 
 /* ---------------------------------------------------------------- TARP */
 
+typedef struct curve_data {
+    const panel *p;
+    const double *x, *y;
+    size_t n;
+} curve_data;
+
+/* Points of the curve, of the diagonal and of its band inside a pixel box. */
+static size_t tarp_occupancy(const void *ctx, double x0, double y0, double x1, double y1) {
+    const curve_data *C = ctx;
+    size_t k = 0;
+    for (size_t i = 0; i < C->n; i++) {
+        double px = map_x(C->p, C->x[i]);
+        double ys[3] = {map_y(C->p, C->y[i]), map_y(C->p, C->x[i] + 0.1), map_y(C->p, C->x[i] - 0.1)};
+        for (int j = 0; j < 3; j++) k += px >= x0 && px <= x1 && ys[j] >= y0 && ys[j] <= y1;
+    }
+    return k;
+}
+
 int dsbi_plot_tarp(const char *path, const dsbi_calibration *c) {
     if (!path) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "plot_tarp: path is NULL");
     if (!c || c->n_tarp < 2 || !c->tarp_alpha || !c->tarp_ecp)
@@ -299,7 +320,8 @@ int dsbi_plot_tarp(const char *path, const dsbi_calibration *c) {
     legend_entry keys[3] = {{"TARP coverage", col_navy, 1, MARK_NONE},
                             {"ideal", col_muted, 1, MARK_NONE},
                             {"95% band (calibrated)", col_band, 1, MARK_NONE}};
-    dsbi_fig_legend(cr, &p, keys, 3, NULL, NULL);
+    curve_data C = {&p, c->tarp_alpha, c->tarp_ecp, c->n_tarp};
+    dsbi_fig_legend(cr, &p, keys, 3, tarp_occupancy, &C);
     char title[96];
     snprintf(title, sizeof title, "TARP coverage (n = %zu, L = %zu)", c->n, c->L);
     dsbi_fig_title(cr, TARP_W, 28.0, title);
@@ -523,9 +545,11 @@ int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
             panel p = {.x = PAIRS_LEFT + cs * (double)col + gap / 2,
                        .y = PAIRS_TOP + cs * (double)row + gap / 2, .w = cs - gap, .h = cs - gap};
             p.x_lo = lo[col], p.x_hi = hi[col];
+            /* ticks from the inner 84% only, so labels of neighbouring cells never touch */
+            const double in_x = 0.08 * (p.x_hi - p.x_lo);
             tick_set xt, yt;
             dsbi_fig_set_font(cr, FONT_TICK, 0);
-            dsbi_fig_ticks_fit(cr, &xt, p.x_lo, p.x_hi, p.w, 0);
+            dsbi_fig_ticks_fit(cr, &xt, p.x_lo + in_x, p.x_hi - in_x, p.w, 0);
             if (row == col) {
                 size_t nb = (size_t)ceil(2.0 * cbrt((double)n));
                 nb = nb < HIST_MIN_BINS ? HIST_MIN_BINS : nb > 40 ? 40 : nb;
@@ -548,7 +572,8 @@ int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
                 dsbi_fig_panel_axes(cr, &p, row == d - 1 ? &xt : NULL, NULL, NULL, NULL, NULL);
             } else {
                 p.y_lo = lo[row], p.y_hi = hi[row];
-                dsbi_fig_ticks_linear(&yt, p.y_lo, p.y_hi, (int)(p.h / 55.0), 0);
+                const double in_y = 0.08 * (p.y_hi - p.y_lo);
+                dsbi_fig_ticks_linear(&yt, p.y_lo + in_y, p.y_hi - in_y, (int)(p.h / 55.0), 0);
                 dsbi_fig_panel_grid(cr, &p, &xt, &yt);
                 dsbi_fig_panel_clip(cr, &p);
                 if (n_ref) scatter(cr, &p, ref, n_ref, d, col, row, col_orange, r);
@@ -558,7 +583,7 @@ int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
                     line(cr, &p, p.x_lo, truth[row], p.x_hi, truth[row], col_red, 1.0, 1);
                     cairo_save(cr);
                     cairo_translate(cr, map_x(&p, truth[col]), map_y(&p, truth[row]));
-                    cairo_scale(cr, 0.7, 0.7);
+                    cairo_scale(cr, 0.55, 0.55);
                     dsbi_fig_mark(cr, 0, 0, MARK_TARGET, col_red, 1.0);
                     cairo_restore(cr);
                 }
@@ -581,7 +606,7 @@ int dsbi_plot_pairs(const char *path, const float *samples, size_t n, size_t d,
                              -M_PI / 2);
     }
     /* legend in the empty upper triangle */
-    if (d >= 2) {
+    if (d >= 2 && (n_ref || truth)) {
         panel lp = {.x = PAIRS_LEFT + cs, .y = PAIRS_TOP, .w = cs * (double)(d - 1), .h = cs};
         legend_entry keys[3];
         size_t nk = 0;

@@ -1,0 +1,98 @@
+/*
+ * Summary-network kernels: set pooling, set statistics, multi-head attention
+ * (SAB/ISAB/PMA), 1-D convolution and GRU, as forward/backward pairs that the
+ * tape in src/nn/net.c dispatches to; builders for composite blocks (MAB, SAB,
+ * ISAB, PMA block, DeepSet); and the conjugate normal-gamma task used to test
+ * them. Shapes: B items, N (or L) rows per item, F features; `count` gives the
+ * valid rows of each item (NULL = all N). Backward functions accumulate (+=);
+ * parameter-gradient pointers may be NULL (input gradients only).
+ */
+#ifndef DSBI_SUMMARY_H
+#define DSBI_SUMMARY_H
+#include "nn/nn.h"
+
+/* ---------------------------------------------------------------- sets */
+
+void dsbi_pool_forward(float *out, float *save, const float *in, const size_t *count, size_t B,
+                       size_t N, size_t F, dsbi_pool op);
+void dsbi_pool_backward(float *d_in, const float *d_out, const float *save, const size_t *count,
+                        size_t B, size_t N, size_t F, dsbi_pool op);
+
+void dsbi_set_stats_forward(float *out, float *save, const float *in, const float *p,
+                            const size_t *count, size_t B, size_t N, size_t d);
+void dsbi_set_stats_backward(float *d_in, float *d_p, const float *d_out, const float *in,
+                             const float *save, const float *p, const size_t *count, size_t B,
+                             size_t N, size_t d);
+
+/* Multi-head attention dims: nq query rows per item (shared_q: one query
+ * block for all items, e.g. PMA seeds), nk key rows per item of width Dk,
+ * model width F split into `heads` heads. */
+typedef struct dsbi_mha_dims {
+    size_t B, nq, nk, Dk, F, heads;
+    int shared_q;
+} dsbi_mha_dims;
+/* floats per item of saved state + scratch */
+size_t dsbi_mha_save_size(size_t nq, size_t nk, size_t F, size_t heads);
+/* parameter count after the seeds: Wq, bq, Wk, bk, Wv, bv, Wo, bo */
+size_t dsbi_mha_param_size(size_t Dk, size_t F);
+void dsbi_mha_forward(float *out, float *save, const float *q, const float *kv, const float *p,
+                      const size_t *count, const dsbi_mha_dims *d);
+void dsbi_mha_backward(float *d_q, float *d_kv, float *d_p, const float *d_out, const float *q,
+                       const float *kv, float *save, const float *p, const size_t *count,
+                       const dsbi_mha_dims *d);
+
+/* ---------------------------------------------------------------- sequences */
+
+void dsbi_conv1d_forward(float *out, const float *x, const float *p, const size_t *count,
+                         size_t B, size_t L, size_t Cin, size_t Cout, size_t K);
+void dsbi_conv1d_backward(float *d_x, float *d_p, const float *d_out, const float *x,
+                          const float *p, const size_t *count, size_t B, size_t L, size_t Cin,
+                          size_t Cout, size_t K);
+
+size_t dsbi_gru_save_size(size_t L, size_t H);
+void dsbi_gru_forward(float *out, float *save, const float *x, const float *p,
+                      const size_t *count, size_t B, size_t L, size_t Din, size_t H, int reverse);
+void dsbi_gru_backward(float *d_x, float *d_p, const float *d_out, const float *x, float *save,
+                       const float *p, const size_t *count, size_t B, size_t L, size_t Din,
+                       size_t H, int reverse);
+
+/* ---------------------------------------------------------------- blocks */
+
+/* Builders on the tape; return the output node or -1 (out of memory).
+ * MAB(q, kv) = LN(H + rFF(H)), H = LN(q + MultiHead(q, kv, kv)),
+ * rFF = Dense(F) act Dense(F) (Lee et al. 2019, eq. 6-7). */
+int dsbi_summary_mab(dsbi_net *net, int q, int kv, size_t heads, dsbi_activation act);
+/* SAB(x) = MAB(x, x) */
+int dsbi_summary_sab(dsbi_net *net, int x, size_t heads, dsbi_activation act);
+/* ISAB_m(x) = MAB(x, H), H = MAB(I, x) with m learned inducing points I (width of x) */
+int dsbi_summary_isab(dsbi_net *net, int x, size_t m, size_t heads, dsbi_activation act);
+/* PMA_k(x) = MAB(S, x) with k seeds of width `dim`, flattened to (B x k dim) */
+int dsbi_summary_pma(dsbi_net *net, int x, size_t k, size_t dim, size_t heads,
+                     dsbi_activation act);
+/* DeepSet: phi (Dense width, act) x depth on members, mean pool, rho
+ * (Dense width, act) x depth, Dense(out_dim). */
+int dsbi_summary_deepset(dsbi_net *net, int x, size_t width, size_t depth, size_t out_dim,
+                         dsbi_activation act);
+
+/* ---------------------------------------------------------------- normal-gamma task */
+
+/* Conjugate normal-gamma problem (ALGORITHMS.md 2.7, cDiff 2.5): tau = 1/sigma^2
+ * ~ Gamma(4, rate 4), mu ~ N(0, sigma^2), y_i ~ N(mu, sigma^2), theta = (mu, ln sigma).
+ * Draws theta (2) and y (n). */
+void dsbi_normal_gamma_simulate(dsbi_rng *rng, size_t n, float *theta, float *y);
+/* Closed-form posterior parameters: mu | tau ~ N(mu_n, 1/(kappa_n tau)),
+ * tau ~ Gamma(a_n, rate b_n). */
+typedef struct dsbi_normal_gamma_post {
+    double mu_n, kappa_n, a_n, b_n;
+} dsbi_normal_gamma_post;
+dsbi_normal_gamma_post dsbi_normal_gamma_posterior(const float *y, size_t n);
+/* n_draws posterior draws of theta = (mu, ln sigma), (n_draws x 2). */
+void dsbi_normal_gamma_sample(const dsbi_normal_gamma_post *post, dsbi_rng *rng, size_t n_draws,
+                              float *theta);
+/* Posterior mean and sd of theta by Monte Carlo over n_draws closed-form draws. */
+void dsbi_normal_gamma_moments(const float *y, size_t n, dsbi_rng *rng, size_t n_draws,
+                               double mean[2], double sd[2]);
+/* Gamma(shape, rate 1) draw (Marsaglia-Tsang), shared with tests. */
+double dsbi_normal_gamma_draw_gamma(dsbi_rng *rng, double shape);
+
+#endif
