@@ -89,6 +89,13 @@ extern const size_t cli_sample_long_opts_n;
 /* Builds a long-option table: common + extra (terminated). Owned, free(). */
 struct option *cli_options(const struct option *extra, size_t n_extra, int model, int sample);
 
+/* Creates a folder and its parents (like mkdir -p); 0 on success. */
+int cli_mkdir_p(const char *path);
+/* Parses "1-3,5" or "name1,name2" into 0-based column indices of t (owned
+ * array); prints the error naming the command and returns -1 on failure. */
+int cli_parse_cols(const char *cmd, const char *spec, const dsbi_table *t, size_t **out,
+                   size_t *n_out);
+
 /* Summary lines of samples: per-parameter mean, sd, 5% and 95% quantiles. */
 void cli_print_summary(FILE *f, const float *theta, size_t n, size_t d, const char *const *names);
 

@@ -277,6 +277,7 @@ static int bench_accuracy(int argc, char **argv) {
     double c2st[MAX_OBS + 1], mmd[MAX_OBS + 1], sw[MAX_OBS + 1], msw[MAX_OBS + 1], secs[MAX_OBS + 1];
     int rc = 0;
     dsbi_sample_config sc = dsbi_sample_config_default();
+    sc.steps = dsbi_model_default_steps(m);
     dsbi_c2st_config cc = dsbi_c2st_config_default();
     for (int k = 1; k <= MAX_OBS && !rc; k++) {
         c2st[k] = mmd[k] = sw[k] = msw[k] = secs[k] = NAN;

@@ -27,22 +27,6 @@ static void help(void) {
            CLI_MODEL_OPTS_HELP CLI_SAMPLE_OPTS_HELP);
 }
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -104,7 +88,7 @@ static int run_family(const dsbi_model_config *mc, dsbi_train_config *tc,
     }
     dsbi_sample_stats stats;
     dsbi_sample_config scm = *sc;
-    if (mc->schedule == DSBI_SCHEDULE_CONSISTENCY && scm.steps == 100) scm.steps = 2;
+    if (!scm.steps) scm.steps = dsbi_model_default_steps(m);
     if ((st = dsbi_model_sample(m, x_obs, n, &scm, theta, &stats))) {
         rc = cli_fail("demo", st);
         goto done;
@@ -168,6 +152,7 @@ int cmd_demo(int argc, char **argv) {
     dsbi_model_config mc = dsbi_model_config_default();
     dsbi_train_config tc = dsbi_train_config_default();
     dsbi_sample_config sc = dsbi_sample_config_default();
+    sc.steps = 0; /* unless --steps is given: each model's default */
     tc.epochs = 500; /* early stopping on the validation loss usually ends it sooner */
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:n:h", opts, &idx)) != -1) {
@@ -200,7 +185,7 @@ int cmd_demo(int argc, char **argv) {
     mc.seed = tc.seed = sc.seed = seed;
     float x_obs[2];
     if ((rc = cli_read_obs("demo", obs, 2, x_obs))) return rc;
-    if (mkdir_p(dir) != 0) {
+    if (cli_mkdir_p(dir) != 0) {
         fprintf(stderr, "diffsbi: demo: cannot create folder %s: %s\n", dir, strerror(errno));
         return 1;
     }

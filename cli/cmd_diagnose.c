@@ -5,6 +5,8 @@
  * metrics.json, the figures (PNG, optionally SVG) and a self-contained
  * report.html into --out, and prints a one-screen verdict per parameter. */
 #include "cli.h"
+
+#define CMD_NAME "diagnose"
 #include <cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -45,22 +47,6 @@ static void help(void) {
 
 /* ---------------------------------------------------------------- files */
 
-static int mkdir_p(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return -1;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char c = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-            buf[i] = c;
-        }
-    }
-    return 0;
-}
-
 /* Writes text to path atomically (temp file in the same folder, then rename). */
 static int write_text_atomic(const char *path, const char *text) {
     char tmp[4200];
@@ -79,57 +65,6 @@ static int write_text_atomic(const char *path, const char *text) {
 }
 
 /* ---------------------------------------------------------------- test set from a file */
-
-/* Parses "1-3,5" or "name1,name2" into column indices (0-based); as train does. */
-static int parse_cols(const char *spec, const dsbi_table *t, size_t **out, size_t *n_out) {
-    size_t cap = t->cols + 1, n = 0;
-    size_t *idx = malloc(cap * sizeof *idx);
-    char *dup = strdup(spec), *save = NULL;
-    if (!idx || !dup) {
-        free(idx), free(dup);
-        fprintf(stderr, "diffsbi: diagnose: out of memory\n");
-        return -1;
-    }
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        size_t a, b;
-        char extra;
-        int named = -1;
-        for (size_t j = 0; j < t->cols; j++)
-            if (!strcmp(t->names[j], tok)) named = (int)j;
-        if (named >= 0) {
-            a = b = (size_t)named + 1;
-        } else if (sscanf(tok, "%zu-%zu%c", &a, &b, &extra) == 2 ||
-                   (sscanf(tok, "%zu%c", &a, &extra) == 1 && (b = a))) {
-            if (a < 1 || b < a || b > t->cols) {
-                fprintf(stderr, "diffsbi: diagnose: column range '%s' outside 1..%zu\n", tok, t->cols);
-                goto bad;
-            }
-        } else {
-            fprintf(stderr, "diffsbi: diagnose: no column named '%s' in the data file\n", tok);
-            goto bad;
-        }
-        for (size_t j = a; j <= b; j++) {
-            if (n == cap) {
-                fprintf(stderr, "diffsbi: diagnose: too many columns in '%s'\n", spec);
-                goto bad;
-            }
-            idx[n++] = j - 1;
-        }
-    }
-    free(dup);
-    if (n == 0) {
-        free(idx);
-        fprintf(stderr, "diffsbi: diagnose: empty column list '%s'\n", spec);
-        return -1;
-    }
-    *out = idx;
-    *n_out = n;
-    return 0;
-bad:
-    free(dup);
-    free(idx);
-    return -1;
-}
 
 /* Reads up to n_max rows of (theta, x) from a table into owned arrays; names
  * of the theta columns go to names (D strdup'ed strings). Returns the rows. */
@@ -157,7 +92,7 @@ static size_t read_test_file(const char *path, const char *theta_spec, const cha
                 path, t.cols, D, K);
         goto done;
     }
-    if (parse_cols(theta_spec, &t, &ti, &nt) || parse_cols(x_spec, &t, &xi, &nx)) goto done;
+    if (cli_parse_cols(CMD_NAME, theta_spec, &t, &ti, &nt) || cli_parse_cols(CMD_NAME, x_spec, &t, &xi, &nx)) goto done;
     if (nt != D || nx != K) {
         fprintf(stderr, "diffsbi: diagnose: %zu theta and %zu x columns selected; the model has "
                 "dim_theta = %zu, dim_x = %zu\n", nt, nx, D, K);
@@ -528,6 +463,7 @@ int cmd_diagnose(int argc, char **argv) {
     uint64_t seed = 0;
     int quiet = 0, svg = 0, c, idx, rc = 0;
     dsbi_sample_config sc = dsbi_sample_config_default();
+    sc.steps = 0; /* unless --steps is given: the model's default, set after loading */
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {
         switch (c) {
@@ -574,6 +510,7 @@ int cmd_diagnose(int argc, char **argv) {
     if (task && dsbi_task_get(task, &sim) != DSBI_STATUS_OK)
         return cli_usage_error("diagnose", "unknown task '%s' (see 'diffsbi tasks')", task);
     dsbi_model *m = dsbi_model_load(model);
+    if (m && !sc.steps) sc.steps = dsbi_model_default_steps(m);
     if (!m) return cli_fail_msg("diagnose");
     const size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
     float *theta = NULL, *x = NULL, *draws = NULL, *pair = NULL;
@@ -708,7 +645,7 @@ int cmd_diagnose(int argc, char **argv) {
     ri.seconds_metrics = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
 
     /* ---- files */
-    if (mkdir_p(out) != 0) {
+    if (cli_mkdir_p(out) != 0) {
         fprintf(stderr, "diffsbi: diagnose: cannot create folder %s: %s\n", out, strerror(errno));
         rc = 1;
         goto done;

@@ -99,6 +99,7 @@ int cmd_sample(int argc, char **argv) {
     size_t n = 1000, threads = 0;
     int quiet = 0, c, idx, rc = 0;
     dsbi_sample_config sc = dsbi_sample_config_default();
+    sc.steps = 0; /* unless --steps is given: the model's default, set after loading */
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:o:h", opts, &idx)) != -1) {
         switch (c) {
@@ -129,8 +130,7 @@ int cmd_sample(int argc, char **argv) {
     dsbi_model *m = dsbi_model_load(model);
     if (!m) return cli_fail_msg("sample");
     size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
-    /* a consistency model takes a few steps: the diffusion default of 100 becomes 2 */
-    if (dsbi_model_get_config(m).schedule == DSBI_SCHEDULE_CONSISTENCY && sc.steps == 100) sc.steps = 2;
+    if (!sc.steps) sc.steps = dsbi_model_default_steps(m);
     float *x = malloc(K * sizeof *x), *theta = malloc(n * D * sizeof *theta);
     const char **names = malloc(D * sizeof *names);
     char (*defn)[32] = malloc(D * sizeof *defn);

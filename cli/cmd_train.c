@@ -3,6 +3,8 @@
  * --impute keeps rows with missing x (mask columns), --dry-run only prints
  * the memory and time a configuration needs. */
 #include "cli.h"
+
+#define CMD_NAME "train"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -43,56 +45,6 @@ static void help(void) {
            "\nexample: diffsbi train --task two_moons --sims 10000 --epochs 200 --out tm.dsbi\n");
 }
 
-/* Parses "1-3,5" or "name1,name2" into column indices (0-based). */
-static int parse_cols(const char *spec, const dsbi_table *t, size_t **out, size_t *n_out) {
-    size_t cap = t->cols + 1, n = 0;
-    size_t *idx = malloc(cap * sizeof *idx);
-    if (!idx) return -1;
-    char *dup = strdup(spec), *save = NULL;
-    if (!dup) {
-        free(idx);
-        return -1;
-    }
-    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        size_t a, b;
-        char extra;
-        int named = -1;
-        for (size_t j = 0; j < t->cols; j++)
-            if (!strcmp(t->names[j], tok)) named = (int)j;
-        if (named >= 0) {
-            a = b = (size_t)named + 1;
-        } else if (sscanf(tok, "%zu-%zu%c", &a, &b, &extra) == 2 || (sscanf(tok, "%zu%c", &a, &extra) == 1 && (b = a))) {
-            if (a < 1 || b < a || b > t->cols) {
-                fprintf(stderr, "diffsbi: train: column range '%s' outside 1..%zu\n", tok, t->cols);
-                goto bad;
-            }
-        } else {
-            fprintf(stderr, "diffsbi: train: no column named '%s' in the data file\n", tok);
-            goto bad;
-        }
-        for (size_t j = a; j <= b; j++) {
-            if (n == cap) {
-                fprintf(stderr, "diffsbi: train: too many columns in '%s'\n", spec);
-                goto bad;
-            }
-            idx[n++] = j - 1;
-        }
-    }
-    free(dup);
-    if (n == 0) {
-        free(idx);
-        fprintf(stderr, "diffsbi: train: empty column list '%s'\n", spec);
-        return -1;
-    }
-    *out = idx;
-    *n_out = n;
-    return 0;
-bad:
-    free(dup);
-    free(idx);
-    return -1;
-}
-
 static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec, const char *x_spec,
                                        const dsbi_simulator *task, int impute, char ***names_out) {
     dsbi_table t;
@@ -112,9 +64,9 @@ static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec,
         fprintf(stderr, "diffsbi: train: --theta COLS is required with --data (file has %zu columns)\n", t.cols);
         goto done;
     }
-    if (parse_cols(theta_spec, &t, &ti, &nt)) goto done;
+    if (cli_parse_cols(CMD_NAME, theta_spec, &t, &ti, &nt)) goto done;
     if (x_spec) {
-        if (parse_cols(x_spec, &t, &xi, &nx)) goto done;
+        if (cli_parse_cols(CMD_NAME, x_spec, &t, &xi, &nx)) goto done;
     } else {
         /* default x: every column not used for theta */
         xi = malloc(t.cols * sizeof *xi);

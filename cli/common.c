@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_fail(const char *cmd, int status) {
@@ -301,4 +302,74 @@ void cli_print_summary(FILE *f, const float *theta, size_t n, size_t d, const ch
 int cli_fail_msg(const char *cmd) {
     fprintf(stderr, "diffsbi: %s: %s\n", cmd, dsbi_last_error());
     return 1;
+}
+
+/* ---------------------------------------------------------------- files and columns */
+
+int cli_mkdir_p(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+int cli_parse_cols(const char *cmd, const char *spec, const dsbi_table *t, size_t **out,
+                   size_t *n_out) {
+    size_t cap = t->cols + 1, n = 0;
+    size_t *idx = malloc(cap * sizeof *idx);
+    char *dup = strdup(spec), *save = NULL;
+    if (!idx || !dup) {
+        free(idx);
+        free(dup);
+        fprintf(stderr, "diffsbi: %s: out of memory\n", cmd);
+        return -1;
+    }
+    for (char *tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t a = 0, b = 0;
+        char extra;
+        int named = -1;
+        for (size_t j = 0; j < t->cols; j++)
+            if (!strcmp(t->names[j], tok)) named = (int)j;
+        if (named >= 0) {
+            a = b = (size_t)named + 1;
+        } else if (sscanf(tok, "%zu-%zu%c", &a, &b, &extra) == 2 || sscanf(tok, "%zu%c", &a, &extra) == 1) {
+            if (b == 0) b = a; /* a single column */
+            if (a < 1 || b < a || b > t->cols) {
+                fprintf(stderr, "diffsbi: %s: column range '%s' outside 1..%zu\n", cmd, tok, t->cols);
+                goto bad;
+            }
+        } else {
+            fprintf(stderr, "diffsbi: %s: no column named '%s' in the data file\n", cmd, tok);
+            goto bad;
+        }
+        for (size_t j = a; j <= b; j++) {
+            if (n == cap) {
+                fprintf(stderr, "diffsbi: %s: too many columns in '%s'\n", cmd, spec);
+                goto bad;
+            }
+            idx[n++] = j - 1;
+        }
+    }
+    free(dup);
+    if (n == 0) {
+        free(idx);
+        fprintf(stderr, "diffsbi: %s: empty column list '%s'\n", cmd, spec);
+        return -1;
+    }
+    *out = idx;
+    *n_out = n;
+    return 0;
+bad:
+    free(dup);
+    free(idx);
+    return -1;
 }

@@ -299,6 +299,10 @@ size_t dsbi_model_loss_history(const dsbi_model *m, const double **train, const 
 int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n,
                       const dsbi_sample_config *cfg, float *theta, dsbi_sample_stats *stats);
 
+/* Default number of sampling steps for a model: 100 for diffusion and flow
+ * matching, 2 for a consistency model. */
+size_t dsbi_model_default_steps(const dsbi_model *m);
+
 /* Saves in the safetensors layout (atomic: temp file + rename). */
 int dsbi_model_save(const dsbi_model *m, const char *path);
 /* Loads a model; a truncated, corrupted or foreign file gives NULL and a

@@ -1,93 +1,9 @@
 /* Gradient checks of every layer kind (parameters and inputs) against central
  * finite differences, a whole-network random-direction check, and Adam
  * against hand-computed steps. */
-#include "helpers.h"
-#include "nn/nn.h"
+#include "gradcheck.h"
 #include <string.h>
 
-/* L = sum_i r_i out_i; compares backward gradients with central differences
- * in double-checked float arithmetic (h = 1e-2 relative on O(1) values). */
-typedef struct gc {
-    dsbi_net net;
-    int out;
-    int inputs[3];
-    int n_inputs;
-    float *params, *grads, *r;
-    dsbi_ws ws;
-    size_t B;
-} gc;
-
-static double loss_of(gc *g) {
-    dsbi_net_forward(&g->net, g->params, &g->ws, g->B);
-    const float *o = dsbi_ws_act(&g->ws, &g->net, g->out, g->B);
-    double s = 0;
-    for (size_t i = 0; i < g->B * g->net.nodes[g->out].dim; i++) s += (double)g->r[i] * o[i];
-    return s;
-}
-
-static void gc_setup(gc *g, size_t B) {
-    g->B = B;
-    g->params = calloc(g->net.n_params + 1, sizeof(float));
-    g->grads = calloc(g->net.n_params + 1, sizeof(float));
-    dsbi_rng rng;
-    dsbi_rng_init(&rng, 3, 1);
-    dsbi_net_init_params(&g->net, g->params, &rng);
-    /* perturb so zero-initialised and unit parameters are generic */
-    for (size_t i = 0; i < g->net.n_params; i++) g->params[i] += 0.3f * (float)dsbi_rng_normal(&rng);
-    cr_assert_eq(dsbi_ws_create(&g->ws, &g->net, B, 1), 0);
-    for (int k = 0; k < g->n_inputs; k++) {
-        int in = g->inputs[k];
-        fill_normal(dsbi_ws_act(&g->ws, &g->net, in, B), B * g->net.nodes[in].dim, 10 + (uint64_t)k, 1.0f);
-    }
-    size_t no = B * g->net.nodes[g->out].dim;
-    g->r = malloc(no * sizeof(float));
-    fill_normal(g->r, no, 99, 1.0f);
-}
-
-static void gc_check_h(gc *g, double tol, float h) {
-    size_t B = g->B;
-    loss_of(g);
-    memset(g->grads, 0, g->net.n_params * sizeof(float));
-    dsbi_net_zero_dact(&g->net, &g->ws, B);
-    memcpy(dsbi_ws_dact(&g->ws, &g->net, g->out, B), g->r, B * g->net.nodes[g->out].dim * sizeof(float));
-    dsbi_net_backward(&g->net, g->params, g->grads, &g->ws, B);
-    for (size_t i = 0; i < g->net.n_params; i++) {
-        float p0 = g->params[i];
-        g->params[i] = p0 + h;
-        double lp = loss_of(g);
-        g->params[i] = p0 - h;
-        double lm = loss_of(g);
-        g->params[i] = p0;
-        double fd = (lp - lm) / (2.0 * h);
-        cr_assert(fabs(fd - g->grads[i]) <= tol * (1.0 + fabs(fd)),
-                  "param %zu: backward %g vs finite difference %g", i, (double)g->grads[i], fd);
-    }
-    for (int k = 0; k < g->n_inputs; k++) {
-        int in = g->inputs[k];
-        float *x = dsbi_ws_act(&g->ws, &g->net, in, B);
-        float *dx = malloc(B * g->net.nodes[in].dim * sizeof(float));
-        memcpy(dx, dsbi_ws_dact(&g->ws, &g->net, in, B), B * g->net.nodes[in].dim * sizeof(float));
-        for (size_t i = 0; i < B * g->net.nodes[in].dim; i++) {
-            float x0 = x[i];
-            x[i] = x0 + h;
-            double lp = loss_of(g);
-            x[i] = x0 - h;
-            double lm = loss_of(g);
-            x[i] = x0;
-            double fd = (lp - lm) / (2.0 * h);
-            cr_assert(fabs(fd - dx[i]) <= tol * (1.0 + fabs(fd)),
-                      "input %d[%zu]: backward %g vs finite difference %g", k, i, (double)dx[i], fd);
-        }
-        free(dx);
-    }
-    dsbi_ws_free(&g->ws);
-    free(g->params);
-    free(g->grads);
-    free(g->r);
-    dsbi_net_free(&g->net);
-}
-
-static void gc_check(gc *g, double tol) { gc_check_h(g, tol, 1e-2f); }
 
 Test(grad, dense) {
     gc g = {0};

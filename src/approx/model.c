@@ -149,6 +149,9 @@ void dsbi_model_free(dsbi_model *m) {
 size_t dsbi_model_dim_theta(const dsbi_model *m) { return m->D; }
 size_t dsbi_model_dim_x(const dsbi_model *m) { return m->K; }
 size_t dsbi_model_num_params(const dsbi_model *m) { return m->dm.net.n_params; }
+size_t dsbi_model_default_steps(const dsbi_model *m) {
+    return m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY ? 2 : 100;
+}
 dsbi_model_config dsbi_model_get_config(const dsbi_model *m) { return m->cfg; }
 
 const char *dsbi_model_theta_name(const dsbi_model *m, size_t i) {

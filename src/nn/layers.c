@@ -72,7 +72,9 @@ DSBI_CLONES void dsbi_act_forward(float *out, const float *in, size_t n, dsbi_ac
         for (size_t i = 0; i < n; i++) out[i] = tanhf(in[i]);
         break;
     case DSBI_ACT_RELU:
-        for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+        /* a mask product instead of a select: the select did not vectorize */
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) out[i] = in[i] * (float)(in[i] > 0.0f);
         break;
     }
 }
@@ -115,7 +117,8 @@ DSBI_CLONES void dsbi_act_backward(float *d_in, const float *d_out, const float 
         }
         break;
     case DSBI_ACT_RELU:
-        for (size_t i = 0; i < n; i++) d_in[i] += in[i] > 0.0f ? d_out[i] : 0.0f;
+#pragma omp simd
+        for (size_t i = 0; i < n; i++) d_in[i] += d_out[i] * (float)(in[i] > 0.0f);
         break;
     }
 }
