@@ -57,6 +57,9 @@ static inline void gc_check_h(gc *g, double tol, float h) {
     size_t B = g->B;
     loss_of(g);
     memset(g->grads, 0, g->net.n_params * sizeof(float));
+    /* poison the gradient arena: a node whose gradient the walk overwrites
+     * (dact_set) and is not zeroed must really be written */
+    for (size_t i = 0; i < B * g->net.act_per_row; i++) g->ws.dact[i] = NAN;
     dsbi_net_zero_dact(&g->net, &g->ws, B);
     memcpy(dsbi_ws_dact(&g->ws, &g->net, g->out, B), g->r, node_floats(&g->net, g->out, B) * sizeof(float));
     dsbi_net_backward(&g->net, g->params, g->grads, &g->ws, B);

@@ -188,3 +188,79 @@ Test(optim, schedule_and_clip) {
     dsbi_ema_update(e, pp, 1, 0.9f);
     cr_assert_float_eq(e[0], 0.1f, 1e-7);
 }
+
+/* The fused step must equal the separate reference passes (sum of worker
+ * gradients, clip, Adam, EMA) to float rounding, and be bit-identical for any
+ * thread count. 50,000 parameters span several blocks of the fused step. */
+typedef struct opt_state {
+    float *p, *m, *v, *e;
+} opt_state;
+
+static opt_state opt_state_new(size_t n) {
+    opt_state s = {calloc(n, 4), calloc(n, 4), calloc(n, 4), calloc(n, 4)};
+    cr_assert(s.p && s.m && s.v && s.e);
+    dsbi_rng r;
+    dsbi_rng_init(&r, 7, 1);
+    dsbi_rng_fill_normal(&r, s.p, n);
+    for (size_t i = 0; i < n; i++) {
+        s.e[i] = s.p[i] + 0.01f;
+        s.m[i] = 0.001f * (float)(i % 17);
+        s.v[i] = 0.0001f * (float)(i % 5);
+    }
+    return s;
+}
+
+static void opt_state_free(opt_state *s) {
+    free(s->p);
+    free(s->m);
+    free(s->v);
+    free(s->e);
+}
+
+/* two workers' gradients, N(0, 1) each: the summed norm is far above the clip */
+static void two_grads(float *g0, float *g1, size_t n) {
+    dsbi_rng r;
+    dsbi_rng_init(&r, 8, 2);
+    dsbi_rng_fill_normal(&r, g0, n);
+    dsbi_rng_fill_normal(&r, g1, n);
+}
+
+Test(optim, fused_step_matches_separate_passes) {
+    const size_t n = 50000;
+    float *g0 = calloc(n, 4), *g1 = calloc(n, 4);
+    cr_assert(g0 && g1);
+    dsbi_adam opt = {.beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.01f};
+    opt_state f[2];
+    for (int t = 0; t < 2; t++) {
+        f[t] = opt_state_new(n);
+        two_grads(g0, g1, n);
+        float *gs[2] = {g0, g1};
+        double norm = dsbi_optim_step(f[t].p, gs, 2, f[t].m, f[t].v, f[t].e, n, &opt, 1e-3f, 3,
+                                      1.5f, 0.99f, t + 1);
+        cr_assert(norm > 1.5, "the test must exercise clipping (norm %g)", norm);
+    }
+    cr_assert(!memcmp(f[0].p, f[1].p, n * 4), "params differ between 1 and 2 threads");
+    cr_assert(!memcmp(f[0].v, f[1].v, n * 4), "second moments differ between 1 and 2 threads");
+    cr_assert(!memcmp(f[0].e, f[1].e, n * 4), "EMA differs between 1 and 2 threads");
+    /* reference: the separate passes */
+    opt_state r = opt_state_new(n);
+    two_grads(g0, g1, n);
+    for (size_t i = 0; i < n; i++) g0[i] += g1[i];
+    dsbi_clip_grad_norm(g0, n, 1.5f);
+    dsbi_adam_update(r.p, g0, r.m, r.v, n, &opt, 1e-3f, 3);
+    dsbi_ema_update(r.e, r.p, n, 0.99f);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_float_eq(f[0].p[i], r.p[i], 1e-6f * (1.0f + fabsf(r.p[i])), "param %zu", i);
+        cr_assert_float_eq(f[0].e[i], r.e[i], 1e-6f * (1.0f + fabsf(r.e[i])), "ema %zu", i);
+        cr_assert_float_eq(f[0].m[i], r.m[i], 1e-7f, "m %zu", i);
+    }
+    /* decay 0: the EMA is an exact copy of the new weights */
+    float *gs1[1] = {g0};
+    dsbi_optim_step(r.p, gs1, 1, r.m, r.v, r.e, n, &opt, 1e-3f, 4, 0.0f, 0.0f, 1);
+    cr_assert(!memcmp(r.e, r.p, n * 4));
+    opt_state_free(&r);
+    opt_state_free(&f[0]);
+    opt_state_free(&f[1]);
+    free(g0);
+    free(g1);
+}

@@ -238,6 +238,8 @@ typedef struct fit_state {
     size_t step, total_steps;
     dsbi_rng rng;
     dsbi_adam opt;
+    float *gptr[MAX_WORKERS]; /* gradient buffer of each worker */
+    int n_grads;              /* buffers filled by the last batch */
 } fit_state;
 
 static void fit_state_free(fit_state *s) {
@@ -279,6 +281,8 @@ static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *
     memset(s->adam_m, 0, 2 * s->n_params * sizeof(float));
     memcpy(s->ema, m->params, s->n_params * sizeof(float));
     s->bx = s->bt + s->B * m->D;
+    for (int t = 0; t < s->n_workers; t++)
+        s->gptr[t] = t == 0 ? s->grads : s->wgrads + (size_t)(t - 1) * s->n_params;
     size_t rows = (s->B + (size_t)s->n_workers - 1) / (size_t)s->n_workers;
     for (int t = 0; t < s->n_workers; t++)
         if (dsbi_diff_ws_create(&s->ws[t], &m->dm, t == 0 ? s->B : rows, 1)) goto fail;
@@ -311,6 +315,7 @@ static double batch_loss(fit_state *s, const float *params, size_t B) {
     const size_t D = m->D, K = m->K, P = s->n_params;
     dsbi_diffusion_draw_noise(&m->dm, &s->rng, B, s->eps, s->u);
     int T = s->n_workers;
+    s->n_grads = 1;
     if (T == 1 || B < (size_t)T * MIN_ROWS_PER_WORKER / 2) {
         memset(s->grads, 0, P * sizeof(float));
         return dsbi_diffusion_loss(&m->dm, params, s->grads, &s->ws[0], s->bt, s->bx, s->eps, s->u,
@@ -328,11 +333,9 @@ static double batch_loss(fit_state *s, const float *params, size_t B) {
                                                 s->bx + r0 * K, s->eps + r0 * D, s->u + r0,
                                                 r1 - r0, B)
                           : 0.0;
-#pragma omp barrier
-#pragma omp for schedule(static)
-        for (size_t i = 0; i < P; i++)
-            for (int k = 1; k < T; k++) s->grads[i] += s->wgrads[(size_t)(k - 1) * P + i];
     }
+    /* the workers' gradients are summed by dsbi_optim_step, fused with the update */
+    s->n_grads = T;
     double loss = 0.0;
     for (int t = 0; t < T; t++) loss += part[t];
     return loss;
@@ -358,19 +361,15 @@ static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n,
             return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
                              "training loss became non-finite at step %zu; lower --lr or check "
                              "the data for extreme values", s->step + 1);
-        dsbi_clip_grad_norm(s->grads, s->n_params, s->cfg->clip_norm);
         s->step++;
         float lr = dsbi_lr_schedule(s->step - 1, s->total_steps, s->cfg->lr, s->cfg->lr_min,
                                     s->cfg->warmup);
-        dsbi_adam_update(m->params, s->grads, s->adam_m, s->adam_v, s->n_params, &s->opt, lr,
-                         s->step);
-        if (s->cfg->ema_decay > 0.0f) {
-            /* warm-up of the EMA so early epochs are not dominated by the init */
-            float d = s->cfg->ema_decay, w = (1.0f + (float)s->step) / (10.0f + (float)s->step);
-            dsbi_ema_update(s->ema, m->params, s->n_params, d < w ? d : w);
-        } else {
-            memcpy(s->ema, m->params, s->n_params * sizeof(float));
-        }
+        /* warm-up of the EMA so early epochs are not dominated by the init */
+        float d = s->cfg->ema_decay, w = (1.0f + (float)s->step) / (10.0f + (float)s->step);
+        if (d > w) d = w;
+        dsbi_optim_step(m->params, s->gptr, s->n_grads, s->adam_m, s->adam_v, s->ema,
+                        s->n_params, &s->opt, lr, s->step, s->cfg->clip_norm,
+                        s->cfg->ema_decay > 0.0f ? d : 0.0f, dsbi_get_threads());
         acc += loss;
     }
     *mean_loss = acc / (double)nb;

@@ -43,14 +43,6 @@ static inline void silu_forward(float *restrict out, const float *restrict in, s
     for (size_t i = 0; i < n; i++) out[i] = in[i] * fast_sigmoid(in[i]);
 }
 
-/* The elementwise kernels are compiled for AVX-512, AVX2 and baseline x86-64
- * and picked at load time (GCC function multi-versioning), so one binary uses
- * the widest vectors the machine has. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define DSBI_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define DSBI_CLONES
-#endif
 
 /* out[i] = f(in[i]) */
 DSBI_CLONES void dsbi_act_forward(float *out, const float *in, size_t n, dsbi_activation act) {
@@ -79,16 +71,20 @@ DSBI_CLONES void dsbi_act_forward(float *out, const float *in, size_t n, dsbi_ac
     }
 }
 
-/* d_in[i] += d_out[i] * f'(in[i]) */
-DSBI_CLONES void dsbi_act_backward(float *d_in, const float *d_out, const float *in, size_t n,
-                       dsbi_activation act) {
+/* d_in[i] (+)= d_out[i] * f'(in[i]); acc = 0 overwrites d_in (its only
+ * consumer is this node, so the tape need not zero it first). Inlined with a
+ * constant acc, so both variants are branch-free loops. */
+#define ACT_STORE(i, g) (d_in[i] = acc ? d_in[i] + (g) : (g))
+static inline __attribute__((always_inline)) void act_backward(float *d_in, const float *d_out,
+                                                               const float *in, size_t n,
+                                                               dsbi_activation act, int acc) {
     switch (act) {
     case DSBI_ACT_SILU:
         /* silu' = s (1 + x (1 - s)), s = sigmoid(x) */
 #pragma omp simd
         for (size_t i = 0; i < n; i++) {
             float s = fast_sigmoid(in[i]);
-            d_in[i] += d_out[i] * s * (1.0f + in[i] * (1.0f - s));
+            ACT_STORE(i, d_out[i] * s * (1.0f + in[i] * (1.0f - s)));
         }
         break;
     case DSBI_ACT_GELU:
@@ -97,7 +93,7 @@ DSBI_CLONES void dsbi_act_backward(float *d_in, const float *d_out, const float 
             float x = in[i];
             float cdf = 0.5f * (1.0f + erff(x * 0.70710678f));
             float pdf = 0.39894228f * expf(-0.5f * x * x);
-            d_in[i] += d_out[i] * (cdf + x * pdf);
+            ACT_STORE(i, d_out[i] * (cdf + x * pdf));
         }
         break;
     case DSBI_ACT_MISH:
@@ -107,20 +103,31 @@ DSBI_CLONES void dsbi_act_backward(float *d_in, const float *d_out, const float 
             float sp = x > 20.0f ? x : log1pf(expf(x));
             float th = tanhf(sp);
             float sg = 1.0f / (1.0f + expf(-x));
-            d_in[i] += d_out[i] * (th + x * (1.0f - th * th) * sg);
+            ACT_STORE(i, d_out[i] * (th + x * (1.0f - th * th) * sg));
         }
         break;
     case DSBI_ACT_TANH:
         for (size_t i = 0; i < n; i++) {
             float th = tanhf(in[i]);
-            d_in[i] += d_out[i] * (1.0f - th * th);
+            ACT_STORE(i, d_out[i] * (1.0f - th * th));
         }
         break;
     case DSBI_ACT_RELU:
 #pragma omp simd
-        for (size_t i = 0; i < n; i++) d_in[i] += d_out[i] * (float)(in[i] > 0.0f);
+        for (size_t i = 0; i < n; i++) ACT_STORE(i, d_out[i] * (float)(in[i] > 0.0f));
         break;
     }
+}
+#undef ACT_STORE
+
+DSBI_CLONES void dsbi_act_backward(float *d_in, const float *d_out, const float *in, size_t n,
+                                   dsbi_activation act) {
+    act_backward(d_in, d_out, in, n, act, 1);
+}
+
+DSBI_CLONES void dsbi_act_backward_set(float *d_in, const float *d_out, const float *in, size_t n,
+                                       dsbi_activation act) {
+    act_backward(d_in, d_out, in, n, act, 0);
 }
 
 /* ---------------------------------------------------------------- dense */
@@ -134,16 +141,29 @@ void dsbi_dense_forward(float *out, const float *in, const float *w, const float
 
 /* dW += in^T dout, db += sum_rows dout, d_in += dout W^T (d_in may be NULL,
  * dw/db NULL when parameter gradients are not wanted) */
+/* db[j] += sum_r g[r][j]; restrict and the clones let it run at vector width */
+DSBI_CLONES static void column_sums(float *restrict db, const float *restrict g, size_t B,
+                                    size_t O) {
+    for (size_t r = 0; r < B; r++) {
+        const float *restrict gr = g + r * O;
+#pragma omp simd
+        for (size_t j = 0; j < O; j++) db[j] += gr[j];
+    }
+}
+
 void dsbi_dense_backward(float *d_in, float *dw, float *db, const float *d_out, const float *in,
                          const float *w, size_t B, size_t I, size_t O) {
+    dsbi_dense_backward_ex(d_in, dw, db, d_out, in, w, B, I, O, 1);
+}
+
+void dsbi_dense_backward_ex(float *d_in, float *dw, float *db, const float *d_out,
+                            const float *in, const float *w, size_t B, size_t I, size_t O,
+                            int acc_in) {
     if (dw) {
         dsbi_sgemm(1, 0, I, O, B, 1.0f, in, I, d_out, O, 1.0f, dw, O);
-        for (size_t r = 0; r < B; r++) {
-            const float *g = d_out + r * O;
-            for (size_t j = 0; j < O; j++) db[j] += g[j];
-        }
+        column_sums(db, d_out, B, O);
     }
-    if (d_in) dsbi_sgemm(0, 1, B, I, O, 1.0f, d_out, O, w, O, 1.0f, d_in, I);
+    if (d_in) dsbi_sgemm(0, 1, B, I, O, 1.0f, d_out, O, w, O, acc_in ? 1.0f : 0.0f, d_in, I);
 }
 
 /* ---------------------------------------------------------------- layer norm */

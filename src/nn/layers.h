@@ -7,6 +7,10 @@ void dsbi_dense_forward(float *out, const float *in, const float *w, const float
                         size_t I, size_t O);
 void dsbi_dense_backward(float *d_in, float *dw, float *db, const float *d_out, const float *in,
                          const float *w, size_t B, size_t I, size_t O);
+/* Same with acc_in = 0: d_in = dout W^T (overwritten, need not be zeroed). */
+void dsbi_dense_backward_ex(float *d_in, float *dw, float *db, const float *d_out,
+                            const float *in, const float *w, size_t B, size_t I, size_t O,
+                            int acc_in);
 void dsbi_layernorm_forward(float *out, float *save, const float *in, const float *gamma,
                             const float *beta, size_t B, size_t D);
 void dsbi_layernorm_backward(float *d_in, float *dgamma, float *dbeta, const float *d_out,

@@ -31,6 +31,15 @@ static int push(dsbi_net *net, dsbi_node n) {
             n.masked |= net->nodes[n.in[k]].masked;
         }
     }
+    /* a node read once, by a dense or activation node, gets its gradient
+     * written (=) by that reader, so the backward walk need not zero it */
+    for (int k = 0; k < n.n_in; k++) {
+        dsbi_node *src = &net->nodes[n.in[k]];
+        src->n_cons++;
+        src->dact_set = src->n_cons == 1 && (n.kind == DSBI_NODE_DENSE || n.kind == DSBI_NODE_ACT);
+    }
+    n.n_cons = 0;
+    n.dact_set = 0;
     n.p_off = net->n_params;
     net->n_params += n.p_size;
     n.a_off = net->act_per_row;
@@ -281,16 +290,17 @@ static void bwd_dense(const ctx *c) {
     const float *w = c->params + c->n->p_off;
     float *gw = c->grads ? c->grads + c->n->p_off : NULL;
     /* always propagate to the input: guidance and Jacobians need it */
-    dsbi_dense_backward(din_of(c, 0), gw, gw ? gw + I * O : NULL, dout_of(c), in_of(c, 0), w,
-                        rows_of(c), I, O);
+    dsbi_dense_backward_ex(din_of(c, 0), gw, gw ? gw + I * O : NULL, dout_of(c), in_of(c, 0), w,
+                           rows_of(c), I, O, !c->net->nodes[c->n->in[0]].dact_set);
 }
 
 static void fwd_act(const ctx *c) {
     dsbi_act_forward(out_of(c), in_of(c, 0), rows_of(c) * c->n->dim, (dsbi_activation)c->n->act);
 }
 static void bwd_act(const ctx *c) {
-    dsbi_act_backward(din_of(c, 0), dout_of(c), in_of(c, 0), rows_of(c) * c->n->dim,
-                      (dsbi_activation)c->n->act);
+    void (*f)(float *, const float *, const float *, size_t, dsbi_activation) =
+        c->net->nodes[c->n->in[0]].dact_set ? dsbi_act_backward_set : dsbi_act_backward;
+    f(din_of(c, 0), dout_of(c), in_of(c, 0), rows_of(c) * c->n->dim, (dsbi_activation)c->n->act);
 }
 
 static void fwd_layernorm(const ctx *c) {
@@ -468,7 +478,19 @@ void dsbi_net_forward(const dsbi_net *net, const float *params, dsbi_ws *ws, siz
 }
 
 void dsbi_net_zero_dact(const dsbi_net *net, dsbi_ws *ws, size_t B) {
-    memset(ws->dact, 0, B * net->act_per_row * sizeof(float));
+    /* nodes are laid out in order: clear runs of adjacent nodes at once */
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < net->n_nodes; i++) {
+        const dsbi_node *n = &net->nodes[i];
+        if (n->dact_set) continue;
+        size_t a = B * n->a_off, b = a + B * n->rows * n->dim;
+        if (a != hi) {
+            if (hi > lo) memset(ws->dact + lo, 0, (hi - lo) * sizeof(float));
+            lo = a;
+        }
+        hi = b;
+    }
+    if (hi > lo) memset(ws->dact + lo, 0, (hi - lo) * sizeof(float));
 }
 
 void dsbi_net_backward(const dsbi_net *net, const float *params, float *grads, dsbi_ws *ws,

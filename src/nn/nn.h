@@ -67,6 +67,8 @@ typedef struct dsbi_node {
     size_t a_off;              /* activation offset (floats per item) */
     size_t s_off, s_dim;       /* saved state and scratch (floats per item) */
     float init_scale;          /* Fourier scale; 0 = zero-initialised dense */
+    int n_cons;                /* input edges of later nodes that read this node */
+    int dact_set;              /* its one consumer writes (=) its gradient: not zeroed */
 } dsbi_node;
 
 typedef struct dsbi_net {
@@ -146,17 +148,32 @@ static inline float *dsbi_ws_dact(const dsbi_ws *ws, const dsbi_net *net, int no
 
 /* Forward over the first B items (B <= ws->B). Inputs must be filled. */
 void dsbi_net_forward(const dsbi_net *net, const float *params, dsbi_ws *ws, size_t B);
-/* Zeroes all activation gradients (items < B). */
+/* Zeroes the activation gradients (items < B) that the backward walk adds
+ * into. A node read by a single dense or activation node is skipped: that
+ * consumer overwrites its gradient, which saves a pass over the arena per
+ * step. So seed only nodes without consumers (outputs) before backward. */
 void dsbi_net_zero_dact(const dsbi_net *net, dsbi_ws *ws, size_t B);
 /* Backward from the seeded dact of the last node; grads may be NULL to get
  * only input gradients. */
 void dsbi_net_backward(const dsbi_net *net, const float *params, float *grads, dsbi_ws *ws,
                        size_t B);
 
+/* The elementwise kernels are compiled for AVX-512, AVX2 and baseline x86-64
+ * and picked at load time (GCC function multi-versioning), so one binary uses
+ * the widest vectors the machine has. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define DSBI_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define DSBI_CLONES
+#endif
+
 /* Elementwise activation pair (exposed for tests). */
 void dsbi_act_forward(float *out, const float *in, size_t n, dsbi_activation act);
 void dsbi_act_backward(float *d_in, const float *d_out, const float *in, size_t n,
                        dsbi_activation act);
+/* d_in = d_out * f'(in), overwriting d_in */
+void dsbi_act_backward_set(float *d_in, const float *d_out, const float *in, size_t n,
+                           dsbi_activation act);
 
 /* Optimizer: Adam/AdamW (decoupled weight decay) with bias correction, on flat
  * arrays; step counts from 1. */
@@ -173,5 +190,16 @@ float dsbi_lr_schedule(size_t step, size_t total, float lr, float lr_min, float 
 double dsbi_clip_grad_norm(float *grads, size_t n, float clip);
 /* ema = decay * ema + (1 - decay) * params */
 void dsbi_ema_update(float *ema, const float *params, size_t n, float decay);
+
+/* One fused training update, the hot path of fit: sums the n_grads gradient
+ * buffers (one per data-parallel worker) into grads[0], clips their global L2
+ * norm to clip (if clip > 0), takes the Adam/AdamW step and, if ema is not
+ * NULL, updates ema with the given decay (0: ema = params). Two passes over
+ * memory instead of five, split over `threads` threads; the norm is summed
+ * over fixed blocks in order, so the result does not depend on the thread
+ * count. Returns the norm before clipping. */
+double dsbi_optim_step(float *params, float *const *grads, int n_grads, float *m, float *v,
+                       float *ema, size_t n, const dsbi_adam *opt, float lr, size_t step,
+                       float clip, float ema_decay, int threads);
 
 #endif
