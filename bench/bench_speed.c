@@ -1,6 +1,7 @@
 /*
  * Speed benchmark: one machine-readable line per case (key=value pairs).
  *   sgemm M N K        GFLOP/s of OpenBLAS sgemm at the shapes of a training step
+ *   gemmstep W D B     GFLOP/s of the sgemm calls of one training step alone
  *   train W D B        training steps/s on two_moons, plain SiLU MLP D x W, batch B
  *   sample W D         draws/s for 10,000 draws (100 DDIM/Euler steps), latency of 1,000
  * Each case runs in its own process (bench/run.sh) so peak RSS is per case.
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 #include <sys/resource.h>
 
 static double peak_rss_mb(void) {
@@ -55,6 +57,85 @@ static int bench_sgemm(size_t M, size_t N, size_t K) {
     free(A);
     free(Bm);
     free(C);
+    return 0;
+}
+
+/* The sgemm calls of one training step alone, at their exact shapes: per
+ * dense layer the forward (NN), the weight gradient (TN) and the input
+ * gradient (NT). With T threads the step splits the batch over T workers that
+ * run single-threaded BLAS side by side, so this does the same: it is the
+ * limit a step made only of its matrix products would reach. */
+void openblas_set_num_threads(int num_threads);
+typedef struct gemm_bufs {
+    float *a[8], *g[8], *w[8], *dw[8];
+} gemm_bufs;
+
+static double gemm_sequence(const size_t *dims, size_t L, size_t B, gemm_bufs *b, double seconds) {
+    int iters = 0;
+    double t0 = dsbi_now(), t;
+    do {
+        for (size_t l = 0; l < L; l++)
+            dsbi_sgemm(0, 0, B, dims[l + 1], dims[l], 1.0f, b->a[l], dims[l], b->w[l], dims[l + 1],
+                       0.0f, b->a[l + 1], dims[l + 1]);
+        for (size_t l = L; l-- > 0;) {
+            dsbi_sgemm(1, 0, dims[l], dims[l + 1], B, 1.0f, b->a[l], dims[l], b->g[l + 1],
+                       dims[l + 1], 1.0f, b->dw[l], dims[l + 1]);
+            dsbi_sgemm(0, 1, B, dims[l], dims[l + 1], 1.0f, b->g[l + 1], dims[l + 1], b->w[l],
+                       dims[l + 1], 0.0f, b->g[l], dims[l]);
+        }
+        iters++;
+    } while ((t = dsbi_now() - t0) < seconds);
+    return (double)iters / t;
+}
+
+static int bench_gemmstep(size_t W, size_t D, size_t B) {
+    size_t dims[8] = {2 + 2 + 17}, L = D + 1;
+    if (D < 1 || L > 7) return 2;
+    for (size_t l = 1; l <= D; l++) dims[l] = W;
+    dims[L] = 2;
+    int T = dsbi_get_threads();
+    size_t rows = (B + (size_t)T - 1) / (size_t)T;
+    gemm_bufs bufs[8];
+    if (T > 8) T = 8;
+    for (int k = 0; k < T; k++)
+        for (size_t l = 0; l <= L; l++) {
+            bufs[k].a[l] = malloc(rows * dims[l] * sizeof(float));
+            bufs[k].g[l] = malloc(rows * dims[l] * sizeof(float));
+            for (size_t i = 0; i < rows * dims[l]; i++) {
+                bufs[k].a[l][i] = 0.01f * (float)(i % 13);
+                bufs[k].g[l][i] = 0.02f * (float)(i % 7);
+            }
+            if (l < L) {
+                size_t nw = dims[l] * dims[l + 1];
+                bufs[k].w[l] = malloc(nw * sizeof(float));
+                bufs[k].dw[l] = calloc(nw, sizeof(float));
+                for (size_t i = 0; i < nw; i++) bufs[k].w[l][i] = 0.01f * (float)(i % 11);
+            }
+        }
+    double flops = 0.0;
+    for (size_t l = 0; l < L; l++) flops += 3.0 * 2.0 * (double)B * dims[l] * dims[l + 1];
+    double r[5];
+    if (T > 1) openblas_set_num_threads(1);
+    for (int rep = 0; rep < 5; rep++) {
+        double rate[8] = {0};
+#pragma omp parallel num_threads(T)
+        rate[omp_get_thread_num()] = gemm_sequence(dims, L, rows, &bufs[omp_get_thread_num()], 0.2);
+        double slow = rate[0];
+        for (int k = 1; k < T; k++) slow = rate[k] < slow ? rate[k] : slow;
+        r[rep] = slow; /* a step waits for its slowest worker */
+    }
+    double sps = median(r, 5);
+    printf("bench=gemmstep width=%zu depth=%zu batch=%zu threads=%d steps_per_s=%.1f gflops=%.1f\n", W, D,
+           B, T, sps, sps * flops / 1e9);
+    for (int k = 0; k < T; k++)
+        for (size_t l = 0; l <= L; l++) {
+            free(bufs[k].a[l]);
+            free(bufs[k].g[l]);
+            if (l < L) {
+                free(bufs[k].w[l]);
+                free(bufs[k].dw[l]);
+            }
+        }
     return 0;
 }
 
@@ -131,11 +212,17 @@ static int bench_sample(size_t W, size_t D) {
 }
 
 int main(int argc, char **argv) {
+    /* set BLAS and OpenMP threads from DSBI_NUM_THREADS before anything is
+     * timed: OpenBLAS would otherwise start with all cores, and the sgemm
+     * "peak" of a 1-thread run would really be a multi-thread one */
+    dsbi_threads_init();
     if (argc >= 5 && !strcmp(argv[1], "sgemm"))
         return bench_sgemm((size_t)atol(argv[2]), (size_t)atol(argv[3]), (size_t)atol(argv[4]));
     if (argc >= 5 && !strcmp(argv[1], "train"))
         return bench_train((size_t)atol(argv[2]), (size_t)atol(argv[3]), (size_t)atol(argv[4]));
+    if (argc >= 5 && !strcmp(argv[1], "gemmstep"))
+        return bench_gemmstep((size_t)atol(argv[2]), (size_t)atol(argv[3]), (size_t)atol(argv[4]));
     if (argc >= 4 && !strcmp(argv[1], "sample")) return bench_sample((size_t)atol(argv[2]), (size_t)atol(argv[3]));
-    fprintf(stderr, "usage: bench_speed sgemm M N K | train W D B | sample W D\n");
+    fprintf(stderr, "usage: bench_speed sgemm M N K | gemmstep W D B | train W D B | sample W D\n");
     return 2;
 }
