@@ -57,6 +57,10 @@ for tag, (w, d, b) in {"4x256": (256, 4, 256), "5x100": (100, 5, 200)}.items():
             if sg:
                 print(f"compare=sgemm_fraction size={tag} threads={ours_threads} training_gflops={tr['gflops']} "
                       f"sgemm_gflops={sg['gflops']} fraction={float(tr['gflops']) / float(sg['gflops']):.2f}")
+            gs = find("gemmstep", width=w, depth=d, batch=b, threads=ours_threads)
+            if gs:  # the same step made only of its own sgemm calls
+                print(f"compare=gemmstep_fraction size={tag} threads={ours_threads} training_gflops={tr['gflops']} "
+                      f"gemmstep_gflops={gs['gflops']} fraction={float(tr['gflops']) / float(gs['gflops']):.2f}")
         if sa:
             print(f"compare=sample size={tag} ours_threads={ours_threads} torch={cfg} "
                   f"ours_draws_per_s={float(sa['draws_per_s']):.0f} torch_draws_per_s={ref['draws']:.0f} "

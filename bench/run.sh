@@ -19,6 +19,8 @@ echo "# diffsbi speed ($(date -u +%Y-%m-%dT%H:%M:%SZ), $NPROC cores)"
 for T in 1 "$NPROC"; do
     DSBI_NUM_THREADS=$T run $B sgemm 256 256 256
     DSBI_NUM_THREADS=$T run $B sgemm 200 100 100
+    DSBI_NUM_THREADS=$T run $B gemmstep 256 4 256
+    DSBI_NUM_THREADS=$T run $B gemmstep 100 5 200
     DSBI_NUM_THREADS=$T run $B train 256 4 256
     DSBI_NUM_THREADS=$T run $B train 100 5 200
     DSBI_NUM_THREADS=$T run $B sample 256 4
