@@ -61,6 +61,10 @@ static int read_obs_masked(const char *spec, size_t k, float *out) {
     return 0;
 }
 
+int cli_sample_tall_wanted(int argc, char **argv); /* cli/sample_tall.c */
+int cmd_sample_tall(int argc, char **argv);
+void cli_sample_tall_help(void);
+
 static void help(void) {
     printf("usage: diffsbi sample --model FILE --obs VALUES|FILE [-n N] [--out FILE] [options]\n\n"
            "Draws N samples of theta ~ p(theta | x_obs). The observation is inline\n"
@@ -77,11 +81,12 @@ static void help(void) {
            "  --threads N           threads [all cores]\n"
            "  --quiet               no summary\n"
            CLI_SAMPLE_OPTS_HELP
-           "\nexample: diffsbi sample --model tm.dsbi --obs 0.1,-0.2 -n 10000 --out post.npy\n");
+           "\nSeveral i.i.d. observations of one theta (the rows of --obs FILE), and\n"
+           "constraints on the draws (see `diffsbi sample --tall gauss --help`):\n");
+    cli_sample_tall_help();
+    printf("\nexample: diffsbi sample --model tm.dsbi --obs 0.1,-0.2 -n 10000 --out post.npy\n");
 }
 
-int cli_sample_tall_wanted(int argc, char **argv); /* cli/sample_tall.c */
-int cmd_sample_tall(int argc, char **argv);
 
 int cmd_sample(int argc, char **argv) {
     /* several observations or constraints: cli/sample_tall.c */

@@ -20,27 +20,38 @@ int cli_sample_tall_wanted(int argc, char **argv) {
     return 0;
 }
 
+/* the options of this mode, also listed by `diffsbi sample --help` */
+#define TALL_OPTS_HELP                                                                           \
+    "  --tall METHOD         gauss (covariances from per-observation draws) | jac\n"            \
+    "                        (network Jacobians) | fnpse (sum of scores, Langevin) [gauss]\n"  \
+    "  --prior-normal LIST   the prior as MEAN:SD per parameter (required for n > 1)\n"         \
+    "  --prior-box LIST      the prior as LO:HI per parameter\n"                                \
+    "  --guide EXPR          constraint on the draws, e.g. \"sin(a1) >= 0\" (+ - * / ^,\n"      \
+    "                        sin cos tan exp log sqrt abs tanh, parameter names or\n"          \
+    "                        theta_1..); repeatable; not with --tall fnpse\n"                  \
+    "  --guide-strength X    strength of every guide [1]\n"                                     \
+    "  --cov-draws N         gauss: draws per observation for its covariance [1000]\n"          \
+    "  --clip X              clip denoised estimates to [-X, X] standardized, 0 = off [0]\n"
+
+void cli_sample_tall_help(void);
+void cli_sample_tall_help(void) { fputs(TALL_OPTS_HELP, stdout); }
+
 static void help(void) {
     printf("usage: diffsbi sample --model FILE --obs FILE --tall gauss|jac|fnpse\n"
            "                      (--prior-normal MEAN:SD,... | --prior-box LO:HI,...) [options]\n"
            "       diffsbi sample --model FILE --obs VALUES|FILE --guide EXPR [options]\n\n"
            "Draws N samples of theta ~ p(theta | x_1..x_n) for the n rows of --obs\n"
            "(Linhart et al. 2024), optionally guided by constraints.\n\n"
-           "  --tall METHOD         gauss (covariances from per-observation draws) | jac\n"
-           "                        (network Jacobians) | fnpse (sum of scores, Langevin) [gauss]\n"
-           "  --prior-normal LIST   the prior as MEAN:SD per parameter (required for n > 1)\n"
-           "  --prior-box LIST      the prior as LO:HI per parameter\n"
-           "  --guide EXPR          constraint on the draws, e.g. \"sin(a1) >= 0\" (+ - * / ^,\n"
-           "                        sin cos tan exp log sqrt abs tanh, parameter names or\n"
-           "                        theta_1..); repeatable\n"
-           "  --guide-strength X    strength of every guide [1]\n"
-           "  --cov-draws N         gauss: draws per observation for its covariance [1000]\n"
-           "  --clip X              clip denoised estimates to [-X, X] standardized, 0 = off [0]\n"
-           "  --model FILE, --obs VALUES|FILE, -n N [1000], --out FILE, --seed N [0],\n"
-           "  --threads N, --quiet  as for sample\n"
+           TALL_OPTS_HELP
+           "  --model FILE, --obs VALUES|FILE, -n N [1000], --out FILE, --plot FILE,\n"
+           "  --seed N [0], --threads N, --quiet  as for sample\n"
            CLI_SAMPLE_OPTS_HELP
-           "\nexample: diffsbi sample --model gl.dsbi --obs obs30.csv --tall gauss \\\n"
-           "           --prior-normal 0:0.316,0:0.316 -n 1000 --out tall.csv\n");
+           "In this mode --eta defaults to 0.5 (stochastic DDIM, which corrects the\n"
+           "approximations of the composed score as the GAUSS paper does), and --steps to\n"
+           "the model's default.\n"
+           "\nexample (two_moons, prior U(-1, 1)^2, 30 rows of x in obs30.csv):\n"
+           "  diffsbi sample --model tm.dsbi --obs obs30.csv --tall gauss \\\n"
+           "           --prior-box -1:1,-1:1 -n 1000 --out tall.csv\n");
 }
 
 /* "a:b,a:b,..." with exactly d pairs */
@@ -66,7 +77,7 @@ bad:
 }
 
 int cmd_sample_tall(int argc, char **argv) {
-    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_TALL, O_PN, O_PB, O_GUIDE, O_GS, O_COV, O_CLIP };
+    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_TALL, O_PN, O_PB, O_GUIDE, O_GS, O_COV, O_CLIP, O_PLOT };
     static const struct option own[] = {
         {"model", required_argument, 0, O_MODEL}, {"obs", required_argument, 0, O_OBS},
         {"num", required_argument, 0, 'n'},       {"out", required_argument, 0, 'o'},
@@ -75,14 +86,15 @@ int cmd_sample_tall(int argc, char **argv) {
         {"prior-normal", required_argument, 0, O_PN}, {"prior-box", required_argument, 0, O_PB},
         {"guide", required_argument, 0, O_GUIDE}, {"guide-strength", required_argument, 0, O_GS},
         {"cov-draws", required_argument, 0, O_COV}, {"clip", required_argument, 0, O_CLIP},
-        {"help", no_argument, 0, 'h'}};
+        {"plot", required_argument, 0, O_PLOT},   {"help", no_argument, 0, 'h'}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 0, 1);
     if (!opts) return 1;
-    const char *model = NULL, *obs = NULL, *out = NULL, *prior_s = NULL, *guides[32];
+    const char *model = NULL, *obs = NULL, *out = NULL, *plot = NULL, *prior_s = NULL, *guides[32];
     size_t n = 1000, threads = 0, n_guides = 0;
     int quiet = 0, c, idx, rc = 0;
     float strength = 1.0f;
     dsbi_tall_config tc = dsbi_tall_config_default();
+    tc.sample.steps = 0; /* unless --steps is given: the model's default, set after loading */
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:o:h", opts, &idx)) != -1) {
         switch (c) {
@@ -108,6 +120,7 @@ int cmd_sample_tall(int argc, char **argv) {
         case O_GS: if (cli_parse_float("sample", "--guide-strength", optarg, 0, 1e6, &strength)) rc = 2; break;
         case O_COV: if (cli_parse_size("sample", "--cov-draws", optarg, 3, 10000000, &tc.cov_draws)) rc = 2; break;
         case O_CLIP: if (cli_parse_float("sample", "--clip", optarg, 0, 1e6, &tc.clip)) rc = 2; break;
+        case O_PLOT: plot = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
             if (c >= CLI_SOPT_BASE) {
@@ -124,8 +137,11 @@ int cmd_sample_tall(int argc, char **argv) {
     free(opts);
     if (!model || !obs) return cli_usage_error("sample", "--model and --obs are required");
     if (threads) dsbi_set_threads((int)threads);
+    if (n_guides && tc.method == DSBI_TALL_FNPSE)
+        return cli_usage_error("sample", "--guide is not applied by --tall fnpse (use gauss or jac)");
     dsbi_model *m = dsbi_model_load(model);
     if (!m) return cli_fail_msg("sample");
+    if (!tc.sample.steps) tc.sample.steps = dsbi_model_default_steps(m);
     size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m), n_obs = 0;
     dsbi_table t = {0};
     float *x = NULL, *theta = malloc(n * D * sizeof *theta);
@@ -192,6 +208,21 @@ int cmd_sample_tall(int argc, char **argv) {
         rc = cli_fail("sample", st);
         goto done;
     }
+    if (plot && (st = D <= 16 ? dsbi_plot_pairs(plot, theta, n, D, names, NULL, 0, NULL)
+                              : dsbi_plot_marginals(plot, theta, n, D, names, NULL))) {
+        rc = cli_fail("sample", st);
+        goto done;
+    }
+    /* a composed precision that is not positive definite falls back to the
+     * F-NPSE sum for that state; more than a few such states mean the learned
+     * scores are not good enough for this method (typically JAC on a model
+     * trained briefly) and the draws should not be trusted */
+    if (info.n_fallback && (double)info.n_fallback > 0.01 * (double)info.n_solves)
+        fprintf(stderr,
+                "diffsbi: sample: warning: %zu of %zu composed solves (%.0f %%) were not positive "
+                "definite and fell back to F-NPSE; the draws may be far off: try --tall gauss, "
+                "--clip 5, or a longer-trained model\n",
+                info.n_fallback, info.n_solves, 100.0 * (double)info.n_fallback / (double)info.n_solves);
     if (!quiet) {
         static const char *const mn[3] = {"gauss", "jac", "fnpse"};
         cli_print_summary(stdout, theta, n, D, names);

@@ -78,6 +78,13 @@ Test(tall, invalid_arguments_refused) {
     x[1] = NAN;
     cr_assert_eq(dsbi_model_sample_tall(m, x, 2, 2, &c, th, NULL), DSBI_STATUS_ERR_INVALID);
     cr_assert(strstr(dsbi_last_error(), "not finite"), "%s", dsbi_last_error());
+    x[1] = 0.0f;
+    /* F-NPSE's Langevin path has no guidance: refused, never silently ignored */
+    dsbi_guide g = dsbi_guide_make(NULL, NULL);
+    c.guide = &g;
+    c.n_guide = 1;
+    cr_assert_eq(dsbi_model_sample_tall(m, x, 2, 2, &c, th, NULL), DSBI_STATUS_ERR_INVALID);
+    cr_assert(strstr(dsbi_last_error(), "not applied by fnpse"), "%s", dsbi_last_error());
     dsbi_model_free(m);
 }
 
