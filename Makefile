@@ -1,5 +1,6 @@
 # diffsbi — plain Makefile. Targets: all (libdiffsbi.a, libdiffsbi.so, diffsbi),
-# demo, test, test-sanitize, bench, examples, install, clean. See README.md.
+# demo, test, test-sanitize, bench, bench-accuracy, bench-design, examples, plugins,
+# fuzz, fuzz-build, install, clean. See README.md.
 PREFIX   ?= /usr/local
 CC       ?= cc
 BUILD    ?= build
@@ -35,7 +36,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy examples install clean deps plugins fuzz fuzz-build
+.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy bench-design examples install clean deps plugins fuzz fuzz-build
 all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
 
 deps:
@@ -86,6 +87,13 @@ bench: all $(BUILD)/bench_speed
 bench-accuracy: $(BUILD)/diffsbi
 	sh bench/accuracy.sh $(BUDGET)
 
+# Design-space sweep (models x samplers, C2ST, NFE, sampling time; hours at the
+# defaults; not part of test). Environment knobs, see bench/design.sh: TASKS,
+# OBS, BUDGET, SAMPLES, EPOCHS, DESIGNS, SAMPLER_NAMES, DIAGNOSE, OUT, REF, e.g.
+#   make bench-design TASKS=two_moons OBS=1 BUDGET=1000 SAMPLES=500 EPOCHS=20
+bench-design: $(BUILD)/diffsbi
+	sh bench/design.sh
+
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 examples: $(EXAMPLES)
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libdiffsbi.a
@@ -106,17 +114,23 @@ $(BUILD)/plugins/libfortran_gauss.so: examples/plugins/fortran_plugin.f90
 	gfortran -O2 -g -fPIC -shared -Wall -J $(dir $@) -o $@ $<
 
 # ---------------------------------------------------------------- fuzzing
-# libFuzzer targets for the model loader and the CSV and NPY readers, built
-# with clang (installed here if missing) under ASan + UBSan in build/fuzz/.
-# Seed corpora come from valid files written by the CLI plus tests/corpus/.
-# make fuzz FUZZ_TIME=seconds runs each target in turn [60].
+# libFuzzer targets for the model loader, the CSV and NPY readers and the
+# --guide expression parser, built with clang (installed here if missing)
+# under ASan + UBSan in build/fuzz/. Seed corpora come from valid files written
+# by the CLI (and valid expressions) plus tests/corpus/.
+# make fuzz [FUZZ_TIME=seconds] [FUZZ_RUNS=n] [FUZZ_TARGETS="model csv npy guide"]
+# runs each target in turn until FUZZ_TIME seconds [60; 0 = no limit] or n
+# executions [-1 = no limit], whichever comes first. Targets with a
+# fuzz/NAME.dict get that libFuzzer dictionary.
 FUZZ_TIME ?= 60
+FUZZ_RUNS ?= -1
+FUZZ_TARGETS ?= model csv npy guide
 FUZZ_DIR   = build/fuzz
 FUZZ_SAN   = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=gnu17 -O1 -g -fopenmp -Iinclude -Isrc -I$(BLAS_INC) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -Wno-pass-failed
 FUZZ_OBJ  := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
-FUZZ_BINS := $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_npy
+FUZZ_BINS := $(FUZZ_DIR)/fuzz_model $(FUZZ_DIR)/fuzz_csv $(FUZZ_DIR)/fuzz_npy $(FUZZ_DIR)/fuzz_guide
 .SECONDARY: $(FUZZ_OBJ)
 
 $(FUZZ_DIR)/.clang:
@@ -135,7 +149,7 @@ $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJ) | $(FUZZ_DIR)/.clang
 
 # seeds: valid files of each kind, then the malformed corpus of the tests
 $(FUZZ_DIR)/seeds/.done: $(BUILD)/diffsbi $(wildcard tests/corpus/*)
-	@mkdir -p $(FUZZ_DIR)/seeds/model $(FUZZ_DIR)/seeds/csv $(FUZZ_DIR)/seeds/npy
+	@mkdir -p $(FUZZ_DIR)/seeds/model $(FUZZ_DIR)/seeds/csv $(FUZZ_DIR)/seeds/npy $(FUZZ_DIR)/seeds/guide
 	$(BUILD)/diffsbi simulate --task two_moons --sims 20 --out $(FUZZ_DIR)/seeds/csv/two_moons.csv --quiet
 	$(BUILD)/diffsbi simulate --task gaussian_linear --sims 5 --out $(FUZZ_DIR)/seeds/csv/gl.csv --quiet
 	$(BUILD)/diffsbi simulate --task two_moons --sims 20 --out $(FUZZ_DIR)/seeds/npy/two_moons.npy --quiet
@@ -144,23 +158,29 @@ $(FUZZ_DIR)/seeds/.done: $(BUILD)/diffsbi $(wildcard tests/corpus/*)
 	cp tests/corpus/*.csv tests/corpus/*.txt $(FUZZ_DIR)/seeds/csv/ 2>/dev/null || true
 	cp tests/corpus/*.npy $(FUZZ_DIR)/seeds/npy/ 2>/dev/null || true
 	cp tests/corpus/*.dsbi $(FUZZ_DIR)/seeds/model/ 2>/dev/null || true
+	printf 'sin(a1) >= 0' > $(FUZZ_DIR)/seeds/guide/sin.expr
+	printf 'a1^2 + 2*a2*h - 3 <= 1/h' > $(FUZZ_DIR)/seeds/guide/poly.expr
+	printf -- '-(a1 - a2)^3 / (1 + exp(h)) < cos(a1) * tan(a2)' > $(FUZZ_DIR)/seeds/guide/mixed.expr
+	printf 'sqrt(abs(theta_1)) + log(a3) - tanh(+a2) > 5e-2 ^ -theta_4' > $(FUZZ_DIR)/seeds/guide/funcs.expr
+	cp tests/corpus/*.expr $(FUZZ_DIR)/seeds/guide/ 2>/dev/null || true
 	@touch $@
 
 fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/seeds/.done
 
 fuzz: fuzz-build
-	@for t in model csv npy; do \
+	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t; \
-	  echo "fuzz_$$t: $(FUZZ_TIME) s"; \
-	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -print_final_stats=1 -max_len=65536 \
-	    -artifact_prefix=$(FUZZ_DIR)/crash_$$t- $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t || exit 1; \
+	  dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	  echo "fuzz_$$t: $(FUZZ_TIME) s, runs $(FUZZ_RUNS)"; \
+	  $(FUZZ_DIR)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -runs=$(FUZZ_RUNS) -print_final_stats=1 -max_len=65536 \
+	    $$dict -artifact_prefix=$(FUZZ_DIR)/crash_$$t- $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t || exit 1; \
 	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libdiffsbi.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(BUILD)/libdiffsbi.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 include/diffsbi.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/diffsbi.h include/diffsbi_plugin.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/diffsbi $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' diffsbi.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/diffsbi.pc
 

@@ -74,13 +74,17 @@ extern const size_t cli_model_long_opts_n;
 
 /* Sampler options shared by sample and demo. */
 #define CLI_SAMPLE_OPTS_HELP                                                                    \
-    "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 | sde-adaptive [ddim]\n"  \
-    "  --steps N             time steps [100; consistency models: steps, default 2]\n"       \
-    "  --stop-time X         end the integration at this time in [0,1) [0]\n"                  \
-    "  --eta X               DDIM stochasticity in [0,1] [0]\n"                                \
-    "  --max-nfe N           refuse settings needing more network evaluations per draw\n"     \
-    "  --atol X, --rtol X    tolerances of the adaptive samplers [rk45 1e-3, 1e-3;\n"          \
-    "                        sde-adaptive 1e-3, 1e-2]\n"
+    "  --sampler NAME        ddim | dpm2m | euler | heun | em | rk45 | tsit5 | sde-adaptive\n"  \
+    "                        | pc [ddim]\n"                                                     \
+    "  --steps N             time steps [100; consistency models: steps, default 2]\n"          \
+    "  --stop-time X         end the integration at this time in [0,1) [0]\n"                   \
+    "  --eta X               DDIM stochasticity in [0,1] [0]\n"                                 \
+    "  --max-nfe N           refuse settings needing more network evaluations per draw\n"       \
+    "  --atol X, --rtol X    tolerances of the adaptive samplers [rk45, tsit5 1e-3, 1e-3;\n"    \
+    "                        sde-adaptive 1e-3, 1e-2]\n"                                        \
+    "  --corrector-steps N   pc: Langevin corrector steps per time step, each one more\n"       \
+    "                        network evaluation [1]\n"                                          \
+    "  --snr X               pc: corrector signal-to-noise ratio in (0,1) [0.08]\n"
 int cli_sample_option(const char *cmd, const char *name, const char *val, dsbi_sample_config *sc);
 extern const struct option cli_sample_long_opts[];
 extern const size_t cli_sample_long_opts_n;
@@ -95,6 +99,38 @@ int cli_mkdir_p(const char *path);
  * array); prints the error naming the command and returns -1 on failure. */
 int cli_parse_cols(const char *cmd, const char *spec, const dsbi_table *t, size_t **out,
                    size_t *n_out);
+
+/* The pipeline of 'diffsbi diagnose' on a simulator, for other commands too
+ * (demo, bench accuracy): simulates o->n fresh test pairs, draws o->draws
+ * posterior samples for each, computes the calibration diagnostics and writes
+ * metrics.json, report.html and the figures into o->out; prints the verdict
+ * table unless o->quiet. */
+typedef struct cli_diag_opts {
+    size_t n;                /* test simulations [500] */
+    size_t draws;            /* posterior draws per test simulation [100] */
+    uint64_t seed;           /* seed of the test set and of the sampler [0] */
+    const char *out;         /* output folder, created with its parents [diagnose] */
+    int quiet;               /* no progress bar and no summary table [0] */
+    int no_progress;         /* no progress bar, but the summary table unless quiet [0] */
+    int svg;                 /* also write the figures as SVG [0] */
+    size_t threads;          /* 0: one thread when draws < 1000 and DSBI_NUM_THREADS is unset;
+                                the caller's thread count is restored afterwards [0] */
+    dsbi_sample_config sc;   /* sampler; steps 0 = the model's default */
+    const char *model_label; /* how metrics.json and the report name the model [(in memory)] */
+} cli_diag_opts;
+cli_diag_opts cli_diag_opts_default(void);
+/* What a caller may keep of a run: the calibration (per-parameter verdicts,
+ * TARP area, ...) and the D parameter names. Free with cli_diag_result_free. */
+typedef struct cli_diag_result {
+    dsbi_calibration cal;
+    char **names;
+    size_t d;
+} cli_diag_result;
+void cli_diag_result_free(cli_diag_result *r);
+/* cmd names the calling command in messages. res may be NULL. Returns an exit
+ * code (0 ok, 1 failure, 2 bad options), the message printed. */
+int cli_diagnose_run(const char *cmd, dsbi_model *m, const dsbi_simulator *sim,
+                     const cli_diag_opts *o, cli_diag_result *res);
 
 /* Summary lines of samples: per-parameter mean, sd, 5% and 95% quantiles. */
 void cli_print_summary(FILE *f, const float *theta, size_t n, size_t d, const char *const *names);

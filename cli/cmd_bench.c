@@ -27,12 +27,14 @@ static void help(void) {
            "(sbibm: 5-fold MLP classifier, 0.5 = indistinguishable), unbiased MMD^2\n"
            "(Gaussian kernel, median heuristic) and sliced / max-sliced Wasserstein-2, in\n"
            "the original parameter space. Published C2ST of NPE and of the best of the\n"
-           "eight algorithms of Lueckmann et al. (2021) at the same budget are shown beside.\n\n"
+           "eight algorithms of Lueckmann et al. (2021) at the same budget are shown beside.\n"
+           "The JSON also records the model design, the sampler, the network evaluations per\n"
+           "draw (nfe) and the mean sampling time per observation (sample_seconds_mean).\n\n"
            "  --task NAME            sbibm task (see 'diffsbi tasks')\n"
            "  --budget N             simulations [10000]\n"
            "  --observations LIST    e.g. 1-10 or 1,4,7 [1-10]\n"
-           "  --epochs N             training epochs [library default]\n"
-           "  --load MODEL           use a trained model instead of training\n"
+           "  --load MODEL           use a trained model instead of training (then the model\n"
+           "                         and training options below do not apply)\n"
            "  --save MODEL           save the trained model\n"
            "  --samples N            posterior samples per observation [10000]\n"
            "  --projections N        directions of the sliced Wasserstein [1000]\n"
@@ -40,8 +42,18 @@ static void help(void) {
            "  --json FILE            write the table as JSON\n"
            "  --seed N               seed for simulation, training, sampling [0]\n"
            "  --threads N            BLAS/OpenMP threads [all cores]\n"
-           "  --quiet                no progress output\n\n"
-           "example: diffsbi bench accuracy --task two_moons --budget 10000 --json tm.json\n");
+           "  --quiet                no progress output and no calibration table\n"
+           "  --diagnose DIR         also check the calibration of the model with the same\n"
+           "                         sampler on fresh simulations of the task, as 'diffsbi\n"
+           "                         diagnose' does: metrics.json, report.html and figures in\n"
+           "                         DIR; the per-parameter verdicts and the TARP area go into\n"
+           "                         the JSON under \"diagnose\"\n"
+           "  --diagnose-n N         test simulations of --diagnose [200]\n"
+           "  --diagnose-draws L     posterior draws per test simulation [100]\n\n"
+           "model and training (when not --load):\n" CLI_MODEL_OPTS_HELP
+           "\nsampling:\n" CLI_SAMPLE_OPTS_HELP
+           "\nexample: diffsbi bench accuracy --task two_moons --budget 10000 --json tm.json\n"
+           "         diffsbi bench accuracy --task slcp --model flow --sampler rk45 --diagnose diag\n");
 }
 
 /* ---------------------------------------------------------------- published values */
@@ -161,46 +173,145 @@ static void fmt3(char *buf, size_t cap, double v) {
 
 /* ---------------------------------------------------------------- accuracy */
 
+/* "consistency" for a consistency model (its own few-step sampler, whatever
+ * --sampler says), else the sampler's name. */
+static const char *sampler_label(const dsbi_model *m, const dsbi_sample_config *sc) {
+    return dsbi_model_get_config(m).schedule == DSBI_SCHEDULE_CONSISTENCY ? "consistency"
+                                                                          : dsbi_sampler_name(sc->sampler);
+}
+
+static cJSON *model_json(const dsbi_model *m) {
+    dsbi_model_config mc = dsbi_model_get_config(m);
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "family", mc.schedule == DSBI_SCHEDULE_CONSISTENCY ? "consistency"
+                                         : mc.schedule == DSBI_SCHEDULE_FLOW      ? "flow"
+                                                                                  : "diffusion");
+    cJSON_AddStringToObject(o, "schedule", dsbi_schedule_name(mc.schedule));
+    cJSON_AddStringToObject(o, "prediction", dsbi_prediction_name(mc.prediction));
+    cJSON_AddStringToObject(o, "weighting", dsbi_weighting_name(mc.weighting));
+    cJSON_AddStringToObject(o, "activation", dsbi_activation_name(mc.activation));
+    cJSON_AddNumberToObject(o, "width", (double)mc.width);
+    cJSON_AddNumberToObject(o, "depth", (double)mc.depth);
+    cJSON_AddBoolToObject(o, "residual", mc.residual);
+    cJSON_AddBoolToObject(o, "layer_norm", mc.layer_norm);
+    cJSON_AddNumberToObject(o, "parameters", (double)dsbi_model_num_params(m));
+    return o;
+}
+
+static cJSON *sampler_json(const dsbi_model *m, const dsbi_sample_config *sc) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "name", sampler_label(m, sc));
+    cJSON_AddNumberToObject(o, "steps", (double)sc->steps);
+    cJSON_AddNumberToObject(o, "eta", sc->eta);
+    cJSON_AddNumberToObject(o, "stop_time", sc->stop_time);
+    /* 0 means the adaptive sampler's own default tolerance */
+    cJSON_AddNumberToObject(o, "atol", sc->atol);
+    cJSON_AddNumberToObject(o, "rtol", sc->rtol);
+    cJSON_AddNumberToObject(o, "max_nfe", (double)sc->max_nfe);
+    return o;
+}
+
+/* The "diagnose" object of the JSON: where the run wrote its files, its sizes,
+ * TARP and the verdict of every parameter. */
+static cJSON *diagnose_json(const char *dir, const cli_diag_opts *o, const cli_diag_result *r) {
+    cJSON *d = cJSON_CreateObject();
+    if (!d) return NULL;
+    cJSON_AddStringToObject(d, "dir", dir);
+    cJSON_AddNumberToObject(d, "n", (double)r->cal.n);
+    cJSON_AddNumberToObject(d, "draws", (double)o->draws);
+    cJSON_AddItemToObject(d, "tarp_area", num_or_null(r->cal.tarp_area));
+    cJSON_AddItemToObject(d, "tarp_signed_area", num_or_null(r->cal.tarp_signed));
+    cJSON_AddItemToObject(d, "tarp_mc_level", num_or_null(r->cal.tarp_mc));
+    size_t ok = 0;
+    cJSON *params = cJSON_AddArrayToObject(d, "parameters");
+    for (size_t j = 0; j < r->d; j++) {
+        const dsbi_param_calibration *P = &r->cal.param[j];
+        ok += P->verdict == DSBI_VERDICT_CALIBRATED;
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "name", r->names[j]);
+        cJSON_AddStringToObject(p, "verdict", dsbi_verdict_name(P->verdict));
+        if (P->direction)
+            cJSON_AddStringToObject(p, "bias_direction", P->direction > 0 ? "too high" : "too low");
+        cJSON_AddItemToObject(p, "rank_shift", num_or_null(P->rank_shift));
+        cJSON_AddItemToObject(p, "coverage_bias", num_or_null(P->coverage_bias));
+        cJSON_AddItemToObject(p, "calibration_error", num_or_null(P->coverage_error));
+        cJSON_AddItemToObject(p, "log_gamma", num_or_null(P->log_gamma));
+        cJSON_AddItemToObject(p, "contraction", num_or_null(P->contraction));
+        cJSON_AddItemToArray(params, p);
+    }
+    cJSON_AddNumberToObject(d, "well_calibrated", (double)ok);
+    return d;
+}
+
 static int bench_accuracy(int argc, char **argv) {
-    enum { O_TASK = 1, O_BUDGET, O_OBS, O_EPOCHS, O_LOAD, O_SAVE, O_SAMPLES, O_PROJ, O_REF, O_JSON,
-           O_SEED, O_THREADS, O_QUIET };
-    static const struct option opts[] = {
+    enum { O_TASK = 1, O_BUDGET, O_OBS, O_LOAD, O_SAVE, O_SAMPLES, O_PROJ, O_REF, O_JSON, O_SEED,
+           O_THREADS, O_QUIET, O_DIAG, O_DIAG_N, O_DIAG_DRAWS };
+    static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},       {"budget", required_argument, 0, O_BUDGET},
-        {"observations", required_argument, 0, O_OBS}, {"epochs", required_argument, 0, O_EPOCHS},
-        {"load", required_argument, 0, O_LOAD},       {"save", required_argument, 0, O_SAVE},
-        {"samples", required_argument, 0, O_SAMPLES}, {"projections", required_argument, 0, O_PROJ},
-        {"reference-dir", required_argument, 0, O_REF}, {"json", required_argument, 0, O_JSON},
-        {"seed", required_argument, 0, O_SEED},       {"threads", required_argument, 0, O_THREADS},
-        {"quiet", no_argument, 0, O_QUIET},           {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"observations", required_argument, 0, O_OBS}, {"load", required_argument, 0, O_LOAD},
+        {"save", required_argument, 0, O_SAVE},       {"samples", required_argument, 0, O_SAMPLES},
+        {"projections", required_argument, 0, O_PROJ}, {"reference-dir", required_argument, 0, O_REF},
+        {"json", required_argument, 0, O_JSON},       {"seed", required_argument, 0, O_SEED},
+        {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
+        {"diagnose", required_argument, 0, O_DIAG},   {"diagnose-n", required_argument, 0, O_DIAG_N},
+        {"diagnose-draws", required_argument, 0, O_DIAG_DRAWS}, {"help", no_argument, 0, 'h'}};
+    struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 1);
+    if (!opts) return 1;
     const char *task = NULL, *load = NULL, *save = NULL, *json = NULL, *obs_spec = "1-10";
-    const char *refdir = "../shared/benchmarks/sbibm/";
-    size_t budget = 10000, epochs = 0, n_samples = 10000, n_proj = 1000, threads = 0;
+    const char *refdir = "../shared/benchmarks/sbibm/", *diag_dir = NULL, *model_opt = NULL;
+    size_t budget = 10000, n_samples = 10000, n_proj = 1000, threads = 0;
     uint64_t seed = 0;
-    int quiet = 0, c, use[MAX_OBS + 1];
+    int quiet = 0, c, idx, rc = 0, use[MAX_OBS + 1];
+    dsbi_model_config mc = dsbi_model_config_default();
+    dsbi_train_config tc = dsbi_train_config_default();
+    dsbi_sample_config sc = dsbi_sample_config_default();
+    sc.steps = 0; /* unless --steps is given: the model's default, set once it is known */
+    cli_diag_opts dopt = cli_diag_opts_default();
+    dopt.n = 200; /* Monte-Carlo sd of shift / coverage bias 1/sqrt(12 n) = 0.02 */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while (!rc && (c = getopt_long(argc, argv, "h", opts, &idx)) != -1) {
         switch (c) {
         case O_TASK: task = optarg; break;
-        case O_BUDGET: if (cli_parse_size("bench", "--budget", optarg, 10, 100000000, &budget)) return 2; break;
+        case O_BUDGET: if (cli_parse_size("bench", "--budget", optarg, 10, 100000000, &budget)) rc = 2; break;
         case O_OBS: obs_spec = optarg; break;
-        case O_EPOCHS: if (cli_parse_size("bench", "--epochs", optarg, 1, 1000000, &epochs)) return 2; break;
         case O_LOAD: load = optarg; break;
         case O_SAVE: save = optarg; break;
-        case O_SAMPLES: if (cli_parse_size("bench", "--samples", optarg, 10, 10000000, &n_samples)) return 2; break;
-        case O_PROJ: if (cli_parse_size("bench", "--projections", optarg, 1, 1000000, &n_proj)) return 2; break;
+        case O_SAMPLES: if (cli_parse_size("bench", "--samples", optarg, 10, 10000000, &n_samples)) rc = 2; break;
+        case O_PROJ: if (cli_parse_size("bench", "--projections", optarg, 1, 1000000, &n_proj)) rc = 2; break;
         case O_REF: refdir = optarg; break;
         case O_JSON: json = optarg; break;
-        case O_SEED: if (cli_parse_u64("bench", "--seed", optarg, &seed)) return 2; break;
-        case O_THREADS: if (cli_parse_size("bench", "--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case O_SEED: if (cli_parse_u64("bench", "--seed", optarg, &seed)) rc = 2; break;
+        case O_THREADS: if (cli_parse_size("bench", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
         case O_QUIET: quiet = 1; break;
-        case 'h': help(); return 0;
-        default: return cli_usage_error("bench", "unknown option");
+        case O_DIAG: diag_dir = optarg; break;
+        case O_DIAG_N: if (cli_parse_size("bench", "--diagnose-n", optarg, 2, 10000000, &dopt.n)) rc = 2; break;
+        case O_DIAG_DRAWS:
+            if (cli_parse_size("bench", "--diagnose-draws", optarg, 2, 1000000, &dopt.draws)) rc = 2;
+            break;
+        case 'h': help(); free(opts); return 0;
+        default:
+            if (c >= CLI_SOPT_BASE) {
+                if (cli_sample_option("bench", opts[idx].name, optarg, &sc) < 0) rc = 2;
+            } else if (c >= CLI_OPT_BASE) {
+                if (cli_model_option("bench", opts[idx].name, optarg, &mc, &tc) < 0) rc = 2;
+                else if (!model_opt) model_opt = opts[idx].name;
+            } else {
+                rc = cli_usage_error("bench", "unknown option");
+            }
         }
     }
+    free(opts);
+    if (rc) return rc;
     if (optind < argc) return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
     if (!task) return cli_usage_error("bench", "--task NAME is required");
     if (parse_obs(obs_spec, use)) return cli_usage_error("bench", "--observations: '%s' is not a list of 1..10", obs_spec);
+    /* a loaded model is already designed and trained: its options would be silently ignored */
+    if (load && model_opt)
+        return cli_usage_error("bench", "--%s is a model/training option; it does not apply to --load %s",
+                               model_opt, load);
+    if (load && save) return cli_usage_error("bench", "--save goes with training, not with --load");
     if (threads) dsbi_set_threads((int)threads);
     /* the task's fixed files (slcp_distractors) come from the same folder */
     if (setenv("DSBI_SBIBM_DIR", refdir, 1) != 0) return cli_usage_error("bench", "cannot set DSBI_SBIBM_DIR");
@@ -228,12 +339,8 @@ static int bench_accuracy(int argc, char **argv) {
         size_t dropped = 0;
         if ((st = dsbi_dataset_simulate(&sim, budget, seed, &ds, &dropped))) return cli_fail("bench", st);
         if (dropped) fprintf(stderr, "diffsbi: warning: dropped %zu of %zu simulations with non-finite values\n", dropped, budget);
-        dsbi_model_config mc = dsbi_model_config_default();
-        dsbi_train_config tc = dsbi_train_config_default();
         mc.seed = seed;
         tc.seed = seed;
-        if (epochs) tc.epochs = epochs;
-        epochs = tc.epochs;
         if (!(m = dsbi_model_create(&mc, D, K))) {
             dsbi_dataset_free(ds);
             return cli_fail_msg("bench");
@@ -261,6 +368,7 @@ static int bench_accuracy(int argc, char **argv) {
             return cli_fail("bench", st);
         }
     }
+    if (!sc.steps) sc.steps = dsbi_model_default_steps(m);
 
     /* ---- published values */
     published pub;
@@ -275,12 +383,12 @@ static int bench_accuracy(int argc, char **argv) {
         return 1;
     }
     double c2st[MAX_OBS + 1], mmd[MAX_OBS + 1], sw[MAX_OBS + 1], msw[MAX_OBS + 1], secs[MAX_OBS + 1];
-    int rc = 0;
-    dsbi_sample_config sc = dsbi_sample_config_default();
-    sc.steps = dsbi_model_default_steps(m);
+    double sample_s[MAX_OBS + 1];
+    size_t nfe[MAX_OBS + 1], nfe_max = 0;
     dsbi_c2st_config cc = dsbi_c2st_config_default();
     for (int k = 1; k <= MAX_OBS && !rc; k++) {
-        c2st[k] = mmd[k] = sw[k] = msw[k] = secs[k] = NAN;
+        c2st[k] = mmd[k] = sw[k] = msw[k] = secs[k] = sample_s[k] = NAN;
+        nfe[k] = 0;
         if (!use[k]) continue;
         dsbi_table obs = {0}, ref = {0};
         if ((rc = read_table(refdir, task, k, "observation.csv", K, &obs))) break;
@@ -291,14 +399,20 @@ static int bench_accuracy(int argc, char **argv) {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         sc.seed = seed * 1000 + (uint64_t)k;
-        st = dsbi_model_sample(m, obs.data, n_samples, &sc, samples, NULL);
+        dsbi_sample_stats stats = {0};
+        st = dsbi_model_sample(m, obs.data, n_samples, &sc, samples, &stats);
         size_t bad = 0;
         for (size_t i = 0; !st && i < n_samples * D; i++) bad += !isfinite(samples[i]);
-        if (st) rc = cli_fail("bench", st);
-        else if (bad) {
+        if (st) {
+            fprintf(stderr, "diffsbi: bench: observation %d: ", k);
+            rc = cli_fail("bench", st);
+        } else if (bad) {
             fprintf(stderr, "diffsbi: bench: observation %d: %zu non-finite sample values\n", k, bad);
             rc = 1;
         }
+        sample_s[k] = stats.seconds;
+        nfe[k] = stats.nfe;
+        if (nfe[k] > nfe_max) nfe_max = nfe[k];
         if (!rc && (st = dsbi_c2st(ref.data, ref.rows, samples, n_samples, D, &cc, &c2st[k]))) rc = cli_fail("bench", st);
         if (!rc && (st = dsbi_mmd2(ref.data, ref.rows, samples, n_samples, D, 0, &mmd[k], NULL))) rc = cli_fail("bench", st);
         if (!rc && (st = dsbi_sliced_wasserstein(ref.data, ref.rows, samples, n_samples, D, n_proj, seed + (uint64_t)k,
@@ -307,17 +421,45 @@ static int bench_accuracy(int argc, char **argv) {
         clock_gettime(CLOCK_MONOTONIC, &b);
         secs[k] = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
         if (!rc && !quiet)
-            fprintf(stderr, "%s obs %d: C2ST %.3f, MMD^2 %.4g, SW %.4g (%.1f s)\n", task, k, c2st[k], mmd[k], sw[k], secs[k]);
+            fprintf(stderr, "%s obs %d: C2ST %.3f, MMD^2 %.4g, SW %.4g (%.1f s, sampling %.2f s)\n", task, k,
+                    c2st[k], mmd[k], sw[k], secs[k], sample_s[k]);
         dsbi_table_free(&obs);
         dsbi_table_free(&ref);
         if (cli_interrupted()) rc = 130;
     }
     free(samples);
+    if (rc) {
+        dsbi_model_free(m);
+        return rc;
+    }
+
+    /* ---- calibration of the same model with the same sampler on fresh simulations */
+    cli_diag_result dres = {0};
+    if (diag_dir) {
+        char label[4200];
+        if (load) snprintf(label, sizeof label, "%s", load);
+        else if (save) snprintf(label, sizeof label, "%s", save);
+        else snprintf(label, sizeof label, "trained by bench accuracy (%s, %zu simulations)", task, budget);
+        dopt.out = diag_dir;
+        dopt.seed = seed;
+        dopt.sc = sc;
+        dopt.quiet = quiet;
+        dopt.model_label = label;
+        if (!quiet) printf("calibration (diagnose) on %zu fresh simulations x %zu draws:\n", dopt.n, dopt.draws);
+        rc = cli_diagnose_run("bench", m, &sim, &dopt, &dres);
+        if (!quiet) printf("\n");
+    }
+    const char *sname = sampler_label(m, &sc); /* a static string: outlives the model */
+    cJSON *model_j = json ? model_json(m) : NULL, *sampler_j = json ? sampler_json(m, &sc) : NULL;
     dsbi_model_free(m);
-    if (rc) return rc;
+    if (rc) {
+        cJSON_Delete(model_j);
+        cJSON_Delete(sampler_j);
+        return rc;
+    }
 
     /* ---- table: per observation, then the means over the chosen observations */
-    double sum[4] = {0}, s_npe = 0;
+    double sum[4] = {0}, s_npe = 0, s_sample = 0;
     size_t n_used = 0, n_npe = 0;
     double best_obs[MAX_OBS + 1];
     const char *best_name[MAX_OBS + 1];
@@ -329,6 +471,7 @@ static int bench_accuracy(int argc, char **argv) {
         if (!use[k]) continue;
         n_used++;
         sum[0] += c2st[k], sum[1] += mmd[k], sum[2] += sw[k], sum[3] += msw[k];
+        s_sample += sample_s[k];
         if (a_npe >= 0 && isfinite(pub.c2st[a_npe][k])) s_npe += pub.c2st[a_npe][k], n_npe++;
     }
     double npe_mean = n_npe == n_used ? s_npe / (double)n_npe : NAN, best_mean = NAN;
@@ -340,9 +483,13 @@ static int bench_accuracy(int argc, char **argv) {
             if (use[k] && isfinite(pub.c2st[a][k])) s += pub.c2st[a][k], nn++;
         if (nn == n_used && !(s / (double)nn >= best_mean)) best_mean = s / (double)nn, best_mean_name = pub.algo[a];
     }
+    const double sample_mean = s_sample / (double)n_used;
     printf("task %s, %zu simulations, %s, %zu samples per observation\n", task, budget,
-           load ? load : "trained with library defaults", n_samples);
-    if (!load) printf("training: %zu epochs max, %.1f s\n", epochs, t_train);
+           load ? load : model_opt ? "trained with the given design" : "trained with library defaults",
+           n_samples);
+    if (!load) printf("training: %zu epochs max, %.1f s\n", tc.epochs, t_train);
+    printf("sampler %s, %zu steps: %zu network evaluations per draw, %.3f s per observation\n", sname,
+           sc.steps, nfe_max, sample_mean);
     printf("%-5s %7s %7s %12s %10s %10s %10s\n", "obs", "C2ST", "NPE", "best-of-8", "MMD^2", "SW2", "maxSW2");
     char b1[16], b2[16], b3[32];
     for (int k = 1; k <= MAX_OBS; k++) {
@@ -358,6 +505,12 @@ static int bench_accuracy(int argc, char **argv) {
     printf("%-5s %7.3f %7s %12s %10.4g %10.4g %10.4g\n", "mean", sum[0] / (double)n_used, b1, b3,
            sum[1] / (double)n_used, sum[2] / (double)n_used, sum[3] / (double)n_used);
     if (!pub.have) printf("(no published values for %s at %zu simulations)\n", task, budget);
+    if (diag_dir) {
+        size_t ok = 0;
+        for (size_t j = 0; j < dres.d; j++) ok += dres.cal.param[j].verdict == DSBI_VERDICT_CALIBRATED;
+        printf("calibration: %zu of %zu parameters well calibrated, TARP area %.3f (calibrated ~%.3f); "
+               "%s/report.html\n", ok, dres.d, dres.cal.tarp_area, dres.cal.tarp_mc, diag_dir);
+    }
 
     if (json) {
         cJSON *root = cJSON_CreateObject(), *arr = cJSON_CreateArray();
@@ -367,9 +520,22 @@ static int bench_accuracy(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "seed", (double)seed);
         if (load) cJSON_AddStringToObject(root, "model", load);
         else {
-            cJSON_AddNumberToObject(root, "epochs", (double)epochs);
+            cJSON_AddNumberToObject(root, "epochs", (double)tc.epochs);
             cJSON_AddNumberToObject(root, "train_seconds", t_train);
+            cJSON *t = cJSON_AddObjectToObject(root, "training");
+            cJSON_AddNumberToObject(t, "epochs", (double)tc.epochs);
+            cJSON_AddNumberToObject(t, "batch_size", (double)tc.batch_size);
+            cJSON_AddNumberToObject(t, "lr", tc.lr);
+            cJSON_AddNumberToObject(t, "val_fraction", tc.val_fraction);
+            cJSON_AddNumberToObject(t, "ema_decay", tc.ema_decay);
+            cJSON_AddNumberToObject(t, "patience", (double)tc.patience);
         }
+        if (model_j) cJSON_AddItemToObject(root, "model_config", model_j);
+        if (sampler_j) cJSON_AddItemToObject(root, "sampler", sampler_j);
+        model_j = sampler_j = NULL;
+        /* the largest over the observations: adaptive samplers differ per observation */
+        cJSON_AddNumberToObject(root, "nfe", (double)nfe_max);
+        cJSON_AddItemToObject(root, "sample_seconds_mean", num_or_null(sample_mean));
         cJSON_AddStringToObject(root, "c2st_variant", "sbibm z-scored (reference first), 5-fold MLP");
         cJSON_AddStringToObject(root, "published_source",
                                 !strcmp(task, "gaussian_mixture") ? "sbibm_gaussian_mixture_rerun_v1.1.0"
@@ -385,6 +551,8 @@ static int bench_accuracy(int argc, char **argv) {
             cJSON_AddItemToObject(o, "published_npe", num_or_null(a_npe >= 0 ? pub.c2st[a_npe][k] : NAN));
             cJSON_AddItemToObject(o, "published_best", num_or_null(best_obs[k]));
             cJSON_AddStringToObject(o, "published_best_algorithm", best_name[k]);
+            cJSON_AddNumberToObject(o, "nfe", (double)nfe[k]);
+            cJSON_AddItemToObject(o, "sample_seconds", num_or_null(sample_s[k]));
             cJSON_AddItemToObject(o, "seconds", num_or_null(secs[k]));
             cJSON_AddItemToArray(arr, o);
         }
@@ -398,9 +566,13 @@ static int bench_accuracy(int argc, char **argv) {
         cJSON_AddItemToObject(mean, "published_best", num_or_null(best_mean));
         cJSON_AddStringToObject(mean, "published_best_algorithm", best_mean_name);
         cJSON_AddItemToObject(root, "mean", mean);
+        if (diag_dir) cJSON_AddItemToObject(root, "diagnose", diagnose_json(diag_dir, &dopt, &dres));
         rc = write_json(json, root);
         cJSON_Delete(root);
     }
+    cJSON_Delete(model_j);
+    cJSON_Delete(sampler_j);
+    cli_diag_result_free(&dres);
     return rc;
 }
 

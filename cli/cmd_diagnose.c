@@ -444,6 +444,257 @@ static const fig_doc fig_docs[] = {
 };
 #define N_FIG_DOCS (sizeof fig_docs / sizeof fig_docs[0])
 
+cli_diag_opts cli_diag_opts_default(void) {
+    cli_diag_opts o;
+    memset(&o, 0, sizeof o);
+    o.n = 500;
+    o.draws = 100;
+    o.out = "diagnose";
+    o.sc = dsbi_sample_config_default();
+    o.sc.steps = 0; /* the model's default, set once the model is known */
+    return o;
+}
+
+void cli_diag_result_free(cli_diag_result *r) {
+    if (!r) return;
+    dsbi_calibration_free(&r->cal);
+    for (size_t j = 0; r->names && j < r->d; j++) free(r->names[j]);
+    free(r->names);
+    memset(r, 0, sizeof *r);
+}
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
+}
+
+/* The pipeline after the test set is known: posterior draws for every test x,
+ * metrics, figures, metrics.json, report.html and the summary. theta (n x D),
+ * x (n x K) and names (D strings) are borrowed; on success with res != NULL,
+ * the calibration and the names move into res (names is then set to NULL). */
+static int diag_core(const char *cmd, dsbi_model *m, const float *theta, const float *x, size_t n,
+                     char **names, run_info *ri, const cli_diag_opts *o, cli_diag_result *res) {
+    const size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m), L = o->draws;
+    dsbi_sample_config sc = o->sc;
+    if (!sc.steps) sc.steps = dsbi_model_default_steps(m);
+    ri->sc = sc;
+    ri->n = n;
+    ri->L = L;
+    ri->out = o->out;
+    ri->seed = o->seed;
+    const uint64_t seed = o->seed;
+    int rc = 0, st;
+    float *draws = NULL, *pair = NULL;
+    dsbi_calibration cal = {0};
+    /* Each call samples a small batch (L draws): parallel regions that small
+     * cost more in synchronisation than they gain, and on a loaded machine
+     * spinning OpenMP threads slowed sampling 50-fold. One thread unless asked;
+     * the caller's thread count comes back at the end (demo and bench go on
+     * with their own work). */
+    const int threads_before = dsbi_get_threads();
+    if (o->threads)
+        dsbi_set_threads((int)o->threads);
+    else if (!getenv("DSBI_NUM_THREADS") && L < 1000)
+        dsbi_set_threads(1);
+
+    /* ---- posterior draws for every test simulation */
+    if (n > ((size_t)1 << 34) / (L * D)) {
+        rc = cli_usage_error(cmd, "%zu test simulations x %zu draws is too large", n, L);
+        goto done;
+    }
+    draws = malloc(n * L * D * sizeof *draws);
+    if (!draws) {
+        rc = 1;
+        fprintf(stderr, "diffsbi: %s: out of memory (%zu x %zu draws)\n", cmd, n, L);
+        goto done;
+    }
+    cli_install_signals();
+    int tty = !o->quiet && !o->no_progress && isatty(fileno(stderr));
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (size_t i = 0; i < n; i++) {
+        dsbi_sample_config sci = sc;
+        sci.seed = seed * 1000003ULL + i + 1;
+        st = dsbi_model_sample(m, x + i * K, L, &sci, draws + i * L * D, NULL);
+        if (st) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "diffsbi: %s: test simulation %zu: ", cmd, i + 1);
+            rc = cli_fail(cmd, st);
+            goto done;
+        }
+        if (cli_interrupted()) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "diffsbi: %s: interrupted while sampling test simulation %zu of %zu\n",
+                    cmd, i + 1, n);
+            rc = 1;
+            goto done;
+        }
+        double el = seconds_since(&t0);
+        if (tty && (i + 1 == n || i % 4 == 0)) {
+            const int W = 28;
+            int filled = (int)((double)W * (double)(i + 1) / (double)n);
+            char bar[32];
+            for (int k = 0; k < W; k++) bar[k] = k < filled ? '=' : (k == filled ? '>' : ' ');
+            bar[W] = '\0';
+            double eta = el / (double)(i + 1) * (double)(n - i - 1);
+            fprintf(stderr, "\rdiagnose: sampling %zu/%zu [%s] %.1f sims/s ETA %d:%02d ", i + 1, n,
+                    bar, (double)(i + 1) / el, (int)eta / 60, (int)eta % 60);
+            if (i + 1 == n) fputc('\n', stderr);
+            fflush(stderr);
+        }
+        ri->seconds_sampling = el;
+    }
+
+    /* ---- metrics */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((st = dsbi_calibrate(theta, draws, n, L, D, NULL, &cal))) {
+        rc = cli_fail(cmd, st);
+        goto done;
+    }
+    ri->seconds_metrics = seconds_since(&t0);
+
+    /* ---- files */
+    if (cli_mkdir_p(o->out) != 0) {
+        fprintf(stderr, "diffsbi: %s: cannot create folder %s: %s\n", cmd, o->out, strerror(errno));
+        rc = 1;
+        goto done;
+    }
+    size_t n_pair = L > 1000 ? L : 1000;
+    pair = malloc(n_pair * D * sizeof *pair);
+    if (!pair) {
+        rc = 1;
+        fprintf(stderr, "diffsbi: %s: out of memory\n", cmd);
+        goto done;
+    }
+    {
+        dsbi_sample_config scp = sc;
+        scp.seed = seed * 1000003ULL;
+        if ((st = dsbi_model_sample(m, x, n_pair, &scp, pair, NULL))) {
+            rc = cli_fail(cmd, st);
+            goto done;
+        }
+    }
+    const double *hist_train = NULL, *hist_val = NULL;
+    size_t epochs = dsbi_model_loss_history(m, &hist_train, &hist_val);
+    fig_doc figs[N_FIG_DOCS];
+    char files[N_FIG_DOCS][64];
+    size_t n_figs = 0;
+    const char *const *cnames = (const char *const *)names;
+    for (int pass = 0; pass < (o->svg ? 2 : 1); pass++) {
+        const char *ext = pass ? "svg" : "png";
+        for (size_t f = 0; f < N_FIG_DOCS; f++) {
+            const char *key = fig_docs[f].file;
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s.%s", o->out, key, ext);
+            if (!strcmp(key, "sbc_ecdf")) st = dsbi_plot_sbc_ecdf(path, &cal, cnames);
+            else if (!strcmp(key, "coverage")) st = dsbi_plot_coverage(path, &cal, cnames);
+            else if (!strcmp(key, "tarp")) st = dsbi_plot_tarp(path, &cal);
+            else if (!strcmp(key, "recovery")) st = dsbi_plot_recovery(path, &cal, cnames);
+            else if (!strcmp(key, "z_contraction")) st = dsbi_plot_z_contraction(path, &cal, cnames);
+            else if (!strcmp(key, "pairs")) {
+                if (D > 16) continue; /* unreadable; the other figures still cover every parameter */
+                st = dsbi_plot_pairs(path, pair, n_pair, D, cnames, NULL, 0, theta);
+            } else if (!strcmp(key, "loss")) {
+                if (epochs == 0 || !hist_train) continue;
+                st = dsbi_plot_loss(path, hist_train, hist_val, epochs);
+            }
+            if (st) {
+                rc = cli_fail(cmd, st);
+                goto done;
+            }
+            if (pass == 0) {
+                snprintf(files[n_figs], sizeof files[n_figs], "%s.png", key);
+                figs[n_figs] = fig_docs[f];
+                figs[n_figs].file = files[n_figs];
+                n_figs++;
+            }
+        }
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.json", o->out);
+    if ((rc = write_metrics(path, ri, &cal, cnames))) goto done;
+    snprintf(path, sizeof path, "%s/report.html", o->out);
+    if ((rc = write_report(path, ri, &cal, cnames, figs, n_figs))) goto done;
+    if (!o->quiet) print_summary(ri, &cal, cnames, n_figs * (o->svg ? 2 : 1));
+    if (res) {
+        res->cal = cal;
+        res->names = names;
+        res->d = D;
+        memset(&cal, 0, sizeof cal);
+    }
+
+done:
+    dsbi_set_threads(threads_before);
+    dsbi_calibration_free(&cal);
+    free(draws);
+    free(pair);
+    return rc;
+}
+
+/* Names of the model's parameters: stored with the model, else the
+ * simulator's, else theta_1..theta_D. NULL when out of memory. */
+static char **param_names(const dsbi_model *m, const dsbi_simulator *sim, size_t D) {
+    char **names = calloc(D, sizeof *names);
+    for (size_t j = 0; names && j < D; j++) {
+        const char *nm = dsbi_model_theta_name(m, j);
+        if (!nm && sim && sim->theta_names) nm = sim->theta_names[j];
+        char def[32];
+        snprintf(def, sizeof def, "theta_%zu", j + 1);
+        if (!(names[j] = strdup(nm ? nm : def))) {
+            for (size_t k = 0; k < j; k++) free(names[k]);
+            free(names);
+            return NULL;
+        }
+    }
+    return names;
+}
+
+static void free_names(char **names, size_t D) {
+    for (size_t j = 0; names && j < D; j++) free(names[j]);
+    free(names);
+}
+
+int cli_diagnose_run(const char *cmd, dsbi_model *m, const dsbi_simulator *sim,
+                     const cli_diag_opts *o, cli_diag_result *res) {
+    const size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
+    if (res) memset(res, 0, sizeof *res);
+    if (sim->dim_theta != D || sim->dim_x != K) {
+        fprintf(stderr, "diffsbi: %s: task %s has dim_theta = %zu, dim_x = %zu but the model has "
+                "%zu, %zu\n", cmd, sim->name ? sim->name : "(simulator)", sim->dim_theta,
+                sim->dim_x, D, K);
+        return 1;
+    }
+    if (o->n < 2 || o->draws < 2)
+        return cli_usage_error(cmd, "diagnose needs at least 2 test simulations and 2 draws each");
+    size_t dropped = 0;
+    dsbi_dataset *ds = NULL;
+    /* a seed train never uses for its simulations: the test pairs are fresh */
+    int st = dsbi_dataset_simulate(sim, o->n, o->seed ^ 0x7e577e577e577e57ULL, &ds, &dropped);
+    if (st) return cli_fail(cmd, st);
+    if (dropped)
+        fprintf(stderr, "diffsbi: warning: %zu of %zu test simulations were non-finite and "
+                "dropped\n", dropped, o->n);
+    size_t n = dsbi_dataset_size(ds);
+    char **names = param_names(m, sim, D);
+    int rc;
+    if (!names) {
+        fprintf(stderr, "diffsbi: %s: out of memory\n", cmd);
+        rc = 1;
+    } else if (n < 2) {
+        fprintf(stderr, "diffsbi: %s: only %zu finite test simulations\n", cmd, n);
+        rc = 1;
+    } else {
+        run_info ri = {.model = o->model_label ? o->model_label : "(in memory)",
+                       .task = sim->name ? sim->name : "(simulator)"};
+        rc = diag_core(cmd, m, dsbi_dataset_theta(ds), dsbi_dataset_x(ds), n, names, &ri, o, res);
+        if (!rc && res) names = NULL; /* moved into res */
+    }
+    free_names(names, D);
+    dsbi_dataset_free(ds);
+    return rc;
+}
+
 int cmd_diagnose(int argc, char **argv) {
     enum { O_MODEL = 1, O_TASK, O_DATA, O_THETA, O_X, O_N, O_DRAWS, O_SEED, O_THREADS, O_QUIET,
            O_SVG };
@@ -458,12 +709,8 @@ int cmd_diagnose(int argc, char **argv) {
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 0, 1);
     if (!opts) return 1;
     const char *model = NULL, *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL;
-    const char *out = "diagnose";
-    size_t n = 500, L = 100, threads = 0;
-    uint64_t seed = 0;
-    int quiet = 0, svg = 0, c, idx, rc = 0;
-    dsbi_sample_config sc = dsbi_sample_config_default();
-    sc.steps = 0; /* unless --steps is given: the model's default, set after loading */
+    cli_diag_opts o = cli_diag_opts_default();
+    int c, idx, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", opts, &idx)) != -1) {
         switch (c) {
@@ -472,19 +719,19 @@ int cmd_diagnose(int argc, char **argv) {
         case O_DATA: data = optarg; break;
         case O_THETA: theta_spec = optarg; break;
         case O_X: x_spec = optarg; break;
-        case O_N: if (cli_parse_size("diagnose", "--n", optarg, 2, 10000000, &n)) rc = 2; break;
-        case O_DRAWS: if (cli_parse_size("diagnose", "--draws", optarg, 2, 1000000, &L)) rc = 2; break;
-        case 'o': out = optarg; break;
-        case O_SEED: if (cli_parse_u64("diagnose", "--seed", optarg, &seed)) rc = 2; break;
-        case O_THREADS: if (cli_parse_size("diagnose", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
-        case O_QUIET: quiet = 1; break;
-        case O_SVG: svg = 1; break;
+        case O_N: if (cli_parse_size(CMD_NAME, "--n", optarg, 2, 10000000, &o.n)) rc = 2; break;
+        case O_DRAWS: if (cli_parse_size(CMD_NAME, "--draws", optarg, 2, 1000000, &o.draws)) rc = 2; break;
+        case 'o': o.out = optarg; break;
+        case O_SEED: if (cli_parse_u64(CMD_NAME, "--seed", optarg, &o.seed)) rc = 2; break;
+        case O_THREADS: if (cli_parse_size(CMD_NAME, "--threads", optarg, 1, 1024, &o.threads)) rc = 2; break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_SVG: o.svg = 1; break;
         case 'h': help(); free(opts); return 0;
         default:
             if (c >= CLI_SOPT_BASE) {
-                if (cli_sample_option("diagnose", opts[idx].name, optarg, &sc) < 0) rc = 2;
+                if (cli_sample_option(CMD_NAME, opts[idx].name, optarg, &o.sc) < 0) rc = 2;
             } else {
-                rc = cli_usage_error("diagnose", "unknown option");
+                rc = cli_usage_error(CMD_NAME, "unknown option");
             }
         }
         if (rc) {
@@ -493,230 +740,60 @@ int cmd_diagnose(int argc, char **argv) {
         }
     }
     free(opts);
-    if (optind < argc) return cli_usage_error("diagnose", "unexpected argument '%s'", argv[optind]);
-    if (!model) return cli_usage_error("diagnose", "--model is required");
-    if (!task == !data) return cli_usage_error("diagnose", "give exactly one of --task and --data");
+    if (optind < argc) return cli_usage_error(CMD_NAME, "unexpected argument '%s'", argv[optind]);
+    if (!model) return cli_usage_error(CMD_NAME, "--model is required");
+    if (!task == !data) return cli_usage_error(CMD_NAME, "give exactly one of --task and --data");
     if ((theta_spec || x_spec) && !data)
-        return cli_usage_error("diagnose", "--theta and --x go with --data");
-    /* Each call samples a small batch (L draws): parallel regions that small
-     * cost more in synchronisation than they gain, and on a loaded machine
-     * spinning OpenMP threads slowed sampling 50-fold. One thread unless asked. */
-    if (threads)
-        dsbi_set_threads((int)threads);
-    else if (!getenv("DSBI_NUM_THREADS") && L < 1000)
-        dsbi_set_threads(1);
+        return cli_usage_error(CMD_NAME, "--theta and --x go with --data");
+    o.model_label = model;
 
     dsbi_simulator sim;
     if (task && dsbi_task_get(task, &sim) != DSBI_STATUS_OK)
-        return cli_usage_error("diagnose", "unknown task '%s' (see 'diffsbi tasks')", task);
+        return cli_usage_error(CMD_NAME, "unknown task '%s' (see 'diffsbi tasks')", task);
     dsbi_model *m = dsbi_model_load(model);
-    if (m && !sc.steps) sc.steps = dsbi_model_default_steps(m);
-    if (!m) return cli_fail_msg("diagnose");
+    if (!m) return cli_fail_msg(CMD_NAME);
+    if (task) {
+        rc = cli_diagnose_run(CMD_NAME, m, &sim, &o, NULL);
+        dsbi_model_free(m);
+        return rc;
+    }
+
+    /* ---- the test set from a file */
     const size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
-    float *theta = NULL, *x = NULL, *draws = NULL, *pair = NULL;
+    float *theta = NULL, *x = NULL;
     char **names = calloc(D, sizeof *names);
-    dsbi_dataset *ds = NULL;
-    dsbi_calibration cal = {0};
-    run_info ri = {.model = model, .task = task, .data = data, .out = out, .seed = seed, .sc = sc};
     if (!names) {
         rc = 1;
         fprintf(stderr, "diffsbi: diagnose: out of memory\n");
         goto done;
     }
-
-    /* ---- the test set */
-    if (task) {
-        if (sim.dim_theta != D || sim.dim_x != K) {
-            fprintf(stderr, "diffsbi: diagnose: task %s has dim_theta = %zu, dim_x = %zu but the "
-                    "model has %zu, %zu\n", task, sim.dim_theta, sim.dim_x, D, K);
-            rc = 1;
-            goto done;
-        }
-        size_t dropped = 0;
-        /* a seed train never uses for its simulations: the test pairs are fresh */
-        int st = dsbi_dataset_simulate(&sim, n, seed ^ 0x7e577e577e577e57ULL, &ds, &dropped);
-        if (st) {
-            rc = cli_fail("diagnose", st);
-            goto done;
-        }
-        if (dropped)
-            fprintf(stderr, "diffsbi: warning: %zu of %zu test simulations were non-finite and "
-                    "dropped\n", dropped, n);
-        n = dsbi_dataset_size(ds);
-        theta = malloc(n * D * sizeof *theta);
-        x = malloc(n * K * sizeof *x);
-        if (!theta || !x) {
-            rc = 1;
-            fprintf(stderr, "diffsbi: diagnose: out of memory\n");
-            goto done;
-        }
-        memcpy(theta, dsbi_dataset_theta(ds), n * D * sizeof *theta);
-        memcpy(x, dsbi_dataset_x(ds), n * K * sizeof *x);
-        for (size_t j = 0; j < D; j++) {
-            const char *nm = dsbi_model_theta_name(m, j);
-            if (!nm && sim.theta_names) nm = sim.theta_names[j];
-            char def[32];
-            snprintf(def, sizeof def, "theta_%zu", j + 1);
-            names[j] = strdup(nm ? nm : def);
-        }
-    } else {
-        n = read_test_file(data, theta_spec, x_spec, D, K, n, &theta, &x, names);
-        if (n < 2) {
-            if (theta && x)
-                fprintf(stderr, "diffsbi: diagnose: %s: need at least 2 usable rows, found %zu\n",
-                        data, n);
-            rc = 1;
-            goto done;
-        }
-        for (size_t j = 0; j < D; j++) {
-            const char *nm = dsbi_model_theta_name(m, j);
-            if (nm) {
-                free(names[j]);
-                names[j] = strdup(nm);
-            }
-        }
+    size_t n = read_test_file(data, theta_spec, x_spec, D, K, o.n, &theta, &x, names);
+    if (n < 2) {
+        if (theta && x)
+            fprintf(stderr, "diffsbi: diagnose: %s: need at least 2 usable rows, found %zu\n",
+                    data, n);
+        rc = 1;
+        goto done;
     }
-    for (size_t j = 0; j < D; j++)
+    for (size_t j = 0; j < D; j++) {
+        const char *nm = dsbi_model_theta_name(m, j);
+        if (nm) {
+            free(names[j]);
+            names[j] = strdup(nm);
+        }
         if (!names[j]) {
             rc = 1;
             fprintf(stderr, "diffsbi: diagnose: out of memory\n");
             goto done;
         }
-    ri.n = n;
-    ri.L = L;
-
-    /* ---- posterior draws for every test simulation */
-    if (n > ((size_t)1 << 34) / (L * D)) {
-        rc = cli_usage_error("diagnose", "--n x --draws is too large");
-        goto done;
     }
-    draws = malloc(n * L * D * sizeof *draws);
-    if (!draws) {
-        rc = 1;
-        fprintf(stderr, "diffsbi: diagnose: out of memory (%zu x %zu draws)\n", n, L);
-        goto done;
-    }
-    cli_install_signals();
-    int tty = !quiet && isatty(fileno(stderr));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (size_t i = 0; i < n; i++) {
-        dsbi_sample_config sci = sc;
-        sci.seed = seed * 1000003ULL + i + 1;
-        int st = dsbi_model_sample(m, x + i * K, L, &sci, draws + i * L * D, NULL);
-        if (st) {
-            if (tty) fputc('\n', stderr);
-            fprintf(stderr, "diffsbi: diagnose: test simulation %zu: ", i + 1);
-            rc = cli_fail("diagnose", st);
-            goto done;
-        }
-        if (cli_interrupted()) {
-            if (tty) fputc('\n', stderr);
-            fprintf(stderr, "diffsbi: diagnose: interrupted after %zu of %zu test simulations\n",
-                    i + 1, n);
-            rc = 1;
-            goto done;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double el = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-        if (tty && (i + 1 == n || i % 4 == 0)) {
-            const int W = 28;
-            int filled = (int)((double)W * (double)(i + 1) / (double)n);
-            char bar[32];
-            for (int k = 0; k < W; k++) bar[k] = k < filled ? '=' : (k == filled ? '>' : ' ');
-            bar[W] = '\0';
-            double eta = el / (double)(i + 1) * (double)(n - i - 1);
-            fprintf(stderr, "\rdiagnose: sampling %zu/%zu [%s] %.1f sims/s ETA %d:%02d ", i + 1, n,
-                    bar, (double)(i + 1) / el, (int)eta / 60, (int)eta % 60);
-            if (i + 1 == n) fputc('\n', stderr);
-            fflush(stderr);
-        }
-        ri.seconds_sampling = el;
-    }
-
-    /* ---- metrics */
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int st = dsbi_calibrate(theta, draws, n, L, D, NULL, &cal);
-    if (st) {
-        rc = cli_fail("diagnose", st);
-        goto done;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    ri.seconds_metrics = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-
-    /* ---- files */
-    if (cli_mkdir_p(out) != 0) {
-        fprintf(stderr, "diffsbi: diagnose: cannot create folder %s: %s\n", out, strerror(errno));
-        rc = 1;
-        goto done;
-    }
-    size_t n_pair = L > 1000 ? L : 1000;
-    pair = malloc(n_pair * D * sizeof *pair);
-    if (!pair) {
-        rc = 1;
-        fprintf(stderr, "diffsbi: diagnose: out of memory\n");
-        goto done;
-    }
-    {
-        dsbi_sample_config scp = sc;
-        scp.seed = seed * 1000003ULL;
-        if ((st = dsbi_model_sample(m, x, n_pair, &scp, pair, NULL))) {
-            rc = cli_fail("diagnose", st);
-            goto done;
-        }
-    }
-    const double *hist_train = NULL, *hist_val = NULL;
-    size_t epochs = dsbi_model_loss_history(m, &hist_train, &hist_val);
-    fig_doc figs[N_FIG_DOCS];
-    size_t n_figs = 0;
-    const char *const *cnames = (const char *const *)names;
-    for (int pass = 0; pass < (svg ? 2 : 1); pass++) {
-        const char *ext = pass ? "svg" : "png";
-        for (size_t f = 0; f < N_FIG_DOCS; f++) {
-            const char *key = fig_docs[f].file;
-            char path[4200];
-            snprintf(path, sizeof path, "%s/%s.%s", out, key, ext);
-            if (!strcmp(key, "sbc_ecdf")) st = dsbi_plot_sbc_ecdf(path, &cal, cnames);
-            else if (!strcmp(key, "coverage")) st = dsbi_plot_coverage(path, &cal, cnames);
-            else if (!strcmp(key, "tarp")) st = dsbi_plot_tarp(path, &cal);
-            else if (!strcmp(key, "recovery")) st = dsbi_plot_recovery(path, &cal, cnames);
-            else if (!strcmp(key, "z_contraction")) st = dsbi_plot_z_contraction(path, &cal, cnames);
-            else if (!strcmp(key, "pairs")) {
-                if (D > 16) continue; /* unreadable; the other figures still cover every parameter */
-                st = dsbi_plot_pairs(path, pair, n_pair, D, cnames, NULL, 0, theta);
-            } else if (!strcmp(key, "loss")) {
-                if (epochs == 0 || !hist_train) continue;
-                st = dsbi_plot_loss(path, hist_train, hist_val, epochs);
-            }
-            if (st) {
-                rc = cli_fail("diagnose", st);
-                goto done;
-            }
-            if (pass == 0) {
-                static char files[N_FIG_DOCS][64];
-                snprintf(files[n_figs], sizeof files[n_figs], "%s.png", key);
-                figs[n_figs] = fig_docs[f];
-                figs[n_figs].file = files[n_figs];
-                n_figs++;
-            }
-        }
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/metrics.json", out);
-    if ((rc = write_metrics(path, &ri, &cal, cnames))) goto done;
-    snprintf(path, sizeof path, "%s/report.html", out);
-    if ((rc = write_report(path, &ri, &cal, cnames, figs, n_figs))) goto done;
-    if (!quiet) print_summary(&ri, &cal, cnames, n_figs * (svg ? 2 : 1));
+    run_info ri = {.model = model, .data = data};
+    rc = diag_core(CMD_NAME, m, theta, x, n, names, &ri, &o, NULL);
 
 done:
-    dsbi_calibration_free(&cal);
-    dsbi_dataset_free(ds);
-    for (size_t j = 0; names && j < D; j++) free(names[j]);
-    free(names);
+    free_names(names, D);
     free(theta);
     free(x);
-    free(draws);
-    free(pair);
     dsbi_model_free(m);
     return rc;
 }

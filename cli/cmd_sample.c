@@ -62,8 +62,10 @@ static int read_obs_masked(const char *spec, size_t k, float *out) {
 }
 
 int cli_sample_tall_wanted(int argc, char **argv); /* cli/sample_tall.c */
+int cli_read_set_obs(const char *cmd, const char *spec, size_t F, float **members, size_t *count); /* cli/sets.c */
 int cmd_sample_tall(int argc, char **argv);
 void cli_sample_tall_help(void);
+int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b);
 
 static void help(void) {
     printf("usage: diffsbi sample --model FILE --obs VALUES|FILE [-n N] [--out FILE] [options]\n\n"
@@ -71,12 +73,17 @@ static void help(void) {
            "(comma-separated) or the first row of a CSV/NPY file. Samples go to --out\n"
            "(.csv with parameter names, or .npy); a summary goes to stdout. For a model\n"
            "trained with --impute, missing observation values may be given as nan (or NA,\n"
-           "or left empty); the model's mask columns are filled in automatically.\n\n"
+           "or left empty); the model's mask columns are filled in automatically. For a\n"
+           "model with a summary network (train --summary) --obs is one set: a CSV/NPY\n"
+           "table with one member per row, or inline values for one-value members; any\n"
+           "number of members is accepted.\n\n"
            "  --model FILE          trained model\n"
            "  --obs VALUES|FILE     observation x_obs\n"
            "  -n, --num N           number of draws [1000]\n"
            "  --out FILE            samples as .csv or .npy\n"
            "  --plot FILE           pair plot of the draws (.png or .svg; marginals beyond 16 parameters)\n"
+           "  --bounds LIST         LO:HI per parameter (inf/-inf for an open side): draws outside\n"
+           "                        are rejected and redrawn (a bounded prior's support)\n"
            "  --seed N              seed [0]\n"
            "  --threads N           threads [all cores]\n"
            "  --quiet               no summary\n"
@@ -91,16 +98,16 @@ static void help(void) {
 int cmd_sample(int argc, char **argv) {
     /* several observations or constraints: cli/sample_tall.c */
     if (cli_sample_tall_wanted(argc, argv)) return cmd_sample_tall(argc, argv);
-    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_PLOT };
+    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_PLOT, O_BOUNDS };
     static const struct option own[] = {
         {"model", required_argument, 0, O_MODEL}, {"obs", required_argument, 0, O_OBS},
         {"num", required_argument, 0, 'n'},       {"out", required_argument, 0, 'o'},
         {"seed", required_argument, 0, O_SEED},   {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},       {"plot", required_argument, 0, O_PLOT},
-        {"help", no_argument, 0, 'h'}};
+        {"bounds", required_argument, 0, O_BOUNDS}, {"help", no_argument, 0, 'h'}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 0, 1);
     if (!opts) return 1;
-    const char *model = NULL, *obs = NULL, *out = NULL, *plot = NULL;
+    const char *model = NULL, *obs = NULL, *out = NULL, *plot = NULL, *bounds = NULL;
     size_t n = 1000, threads = 0;
     int quiet = 0, c, idx, rc = 0;
     dsbi_sample_config sc = dsbi_sample_config_default();
@@ -116,6 +123,7 @@ int cmd_sample(int argc, char **argv) {
         case O_THREADS: if (cli_parse_size("sample", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
         case O_QUIET: quiet = 1; break;
         case O_PLOT: plot = optarg; break;
+        case O_BOUNDS: bounds = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
             if (c >= CLI_SOPT_BASE) {
@@ -137,15 +145,31 @@ int cmd_sample(int argc, char **argv) {
     size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m);
     if (!sc.steps) sc.steps = dsbi_model_default_steps(m);
     float *x = malloc(K * sizeof *x), *theta = malloc(n * D * sizeof *theta);
+    double *box = bounds ? malloc(2 * D * sizeof *box) : NULL;
     const char **names = malloc(D * sizeof *names);
     char (*defn)[32] = malloc(D * sizeof *defn);
-    if (!x || !theta || !names || !defn) {
+    if (!x || !theta || !names || !defn || (bounds && !box)) {
         rc = 1;
         fprintf(stderr, "diffsbi: sample: out of memory\n");
         goto done;
     }
-    size_t k_obs = dsbi_model_obs_dim(m);
+    if (bounds && (rc = cli_parse_pairs("--bounds", bounds, D, box, box + D))) goto done;
+    dsbi_sample_stats stats;
+    double accept = 1.0;
     int st;
+    if (dsbi_model_get_config(m).summary) { /* a set model: the rows of --obs are members */
+        float *mem = NULL;
+        size_t cnt = 0;
+        if (box) {
+            rc = cli_usage_error("sample", "--bounds is not available for models with a summary network");
+            goto done;
+        }
+        if ((rc = cli_read_set_obs("sample", obs, dsbi_model_get_config(m).set_features, &mem, &cnt))) goto done;
+        st = dsbi_model_sample_set(m, mem, cnt, n, &sc, theta, &stats);
+        free(mem);
+        goto sampled;
+    }
+    size_t k_obs = dsbi_model_obs_dim(m);
     if (k_obs < K) {
         float *raw = malloc(k_obs * sizeof *raw);
         if (!raw) {
@@ -159,8 +183,12 @@ int cmd_sample(int argc, char **argv) {
     } else if ((rc = cli_read_obs("sample", obs, K, x))) {
         goto done;
     }
-    dsbi_sample_stats stats;
-    st = dsbi_model_sample(m, x, n, &sc, theta, &stats);
+    st = box ? dsbi_model_sample_bounded(m, x, n, &sc, box, box + D, theta, &stats, &accept)
+             : dsbi_model_sample(m, x, n, &sc, theta, &stats);
+sampled:
+    if (!st && accept < 1.0 && !quiet)
+        fprintf(stderr, "diffsbi: sample: %.2f %% of the draws were outside --bounds and redrawn\n",
+                100.0 * (1.0 - accept));
     if (st) {
         rc = cli_fail("sample", st);
         goto done;
@@ -184,6 +212,7 @@ int cmd_sample(int argc, char **argv) {
                stats.seconds, (double)n / stats.seconds, dsbi_sampler_name(sc.sampler), stats.nfe);
     }
 done:
+    free(box);
     free(x);
     free(theta);
     free(names);

@@ -41,9 +41,31 @@ static void help(void) {
            "  --seed N              seed for simulation, initialisation, training [0]\n"
            "  --threads N           BLAS/OpenMP threads [all cores]\n"
            "  --quiet               no progress bar\n"
+           "\nSets and sequences (a summary network trained with the diffusion model):\n"
+           "  --summary KIND        deepset | set_transformer | timeseries [none]; then --data is\n"
+           "                        a 3-D NPY (sets x members x features, shorter sets padded\n"
+           "                        with NaN members) with --theta-file, or a long-form CSV with\n"
+           "                        one row per member: --id COL --theta COLS [--x COLS]\n"
+           "  --theta-file FILE     parameters of the sets of a 3-D NPY (one row per set)\n"
+           "  --id COL              set id column of a long-form CSV\n"
+           "  --set-size N          most members per set [largest set in the data]; with --task\n"
+           "                        or --simulator the simulator writes packed rows [n, members]\n"
+           "  --set-features F      values per member, with --task/--simulator [1]\n"
+           "  --summary-dim N       summary size fed to the diffusion network [16]\n"
+           "  --summary-width N     hidden width of the summary network [64]\n"
+           "  --summary-depth N     layers per stage [2]\n"
+           "  --summary-heads N     set transformer attention heads [4]\n"
+           "  --summary-inducing N  set transformer ISAB inducing points, 0 = SAB [8]\n"
+           "  --summary-pool NAME   deep set pooling: mean | max [mean]\n"
+           "  --no-summary-stats    do not feed [mean, ln sd, sqrt n] of the members\n"
            CLI_MODEL_OPTS_HELP
            "\nexample: diffsbi train --task two_moons --sims 10000 --epochs 200 --out tm.dsbi\n");
 }
+
+dsbi_dataset *cli_sets_dataset(const char *cmd, const char *data, const char *theta_file,
+                               const char *id_spec, const char *theta_spec, const char *x_spec,
+                               dsbi_model_config *mc, char ***names_out); /* cli/sets.c */
+static const char *set_theta_file, *set_id; /* --theta-file, --id */
 
 static dsbi_dataset *dataset_from_file(const char *path, const char *theta_spec, const char *x_spec,
                                        const dsbi_simulator *task, int impute, char ***names_out) {
@@ -185,7 +207,9 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
 
 int cmd_train(int argc, char **argv) {
     enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
-           O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY };
+           O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY,
+           O_SUMMARY, O_THETA_FILE, O_ID, O_SET_SIZE, O_SET_FEAT, O_SUM_DIM, O_SUM_WIDTH,
+           O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
@@ -197,7 +221,15 @@ int cmd_train(int argc, char **argv) {
         {"resume", no_argument, 0, O_RESUME},
         {"simulator", required_argument, 0, O_PLUGIN}, {"sim-timeout", required_argument, 0, O_SIM_TIMEOUT},
         {"sim-args", required_argument, 0, O_SIM_ARGS}, {"impute", no_argument, 0, O_IMPUTE},
-        {"dry-run", no_argument, 0, O_DRY}};
+        {"dry-run", no_argument, 0, O_DRY},
+        {"summary", required_argument, 0, O_SUMMARY}, {"theta-file", required_argument, 0, O_THETA_FILE},
+        {"id", required_argument, 0, O_ID}, {"set-size", required_argument, 0, O_SET_SIZE},
+        {"set-features", required_argument, 0, O_SET_FEAT}, {"summary-dim", required_argument, 0, O_SUM_DIM},
+        {"summary-width", required_argument, 0, O_SUM_WIDTH}, {"summary-depth", required_argument, 0, O_SUM_DEPTH},
+        {"summary-heads", required_argument, 0, O_SUM_HEADS},
+        {"summary-inducing", required_argument, 0, O_SUM_IND},
+        {"summary-pool", required_argument, 0, O_SUM_POOL},
+        {"no-summary-stats", no_argument, 0, O_SUM_NOSTATS}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
@@ -230,6 +262,27 @@ int cmd_train(int argc, char **argv) {
         case O_SIM_ARGS: pc.args = optarg; break;
         case O_IMPUTE: impute = 1; break;
         case O_DRY: dry = 1; break;
+        case O_SUMMARY: {
+            int k = dsbi_summary_parse(optarg);
+            if (k < 0) rc = cli_usage_error("train", "--summary: unknown network '%s' (deepset, set_transformer, timeseries, none)", optarg);
+            else mc.summary = (dsbi_summary_kind)k;
+            break;
+        }
+        case O_THETA_FILE: set_theta_file = optarg; break;
+        case O_ID: set_id = optarg; break;
+        case O_SET_SIZE: if (cli_parse_size("train", "--set-size", optarg, 1, 1000000, &mc.set_size)) rc = 2; break;
+        case O_SET_FEAT: if (cli_parse_size("train", "--set-features", optarg, 1, 100000, &mc.set_features)) rc = 2; break;
+        case O_SUM_DIM: if (cli_parse_size("train", "--summary-dim", optarg, 1, 4096, &mc.summary_dim)) rc = 2; break;
+        case O_SUM_WIDTH: if (cli_parse_size("train", "--summary-width", optarg, 1, 4096, &mc.summary_width)) rc = 2; break;
+        case O_SUM_DEPTH: if (cli_parse_size("train", "--summary-depth", optarg, 1, 64, &mc.summary_depth)) rc = 2; break;
+        case O_SUM_HEADS: if (cli_parse_size("train", "--summary-heads", optarg, 1, 4096, &mc.summary_heads)) rc = 2; break;
+        case O_SUM_IND: if (cli_parse_size("train", "--summary-inducing", optarg, 0, 4096, &mc.summary_inducing)) rc = 2; break;
+        case O_SUM_POOL:
+            if (!strcmp(optarg, "mean")) mc.summary_pool = DSBI_SUMMARY_POOL_MEAN;
+            else if (!strcmp(optarg, "max")) mc.summary_pool = DSBI_SUMMARY_POOL_MAX;
+            else rc = cli_usage_error("train", "--summary-pool: '%s' is not mean or max", optarg);
+            break;
+        case O_SUM_NOSTATS: mc.summary_stats = 0; break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -250,6 +303,22 @@ int cmd_train(int argc, char **argv) {
     if (task && plugin) return cli_usage_error("train", "give either --task or --simulator, not both");
     if (online && !task && !plugin) return cli_usage_error("train", "--online needs --task or --simulator");
     if (online && impute) return cli_usage_error("train", "--impute works with offline data only (not --online)");
+    if (mc.summary && impute) return cli_usage_error("train", "--impute does not apply to set data (--summary)");
+    if (!mc.summary && (set_theta_file || set_id))
+        return cli_usage_error("train", "--theta-file and --id describe set data: give --summary KIND");
+    if (mc.summary && data) {
+        size_t dl = strlen(data);
+        int npy = dl >= 4 && !strcmp(data + dl - 4, ".npy");
+        if (npy && !set_theta_file)
+            return cli_usage_error("train", "--data %s is a 3-D array of sets: give the parameters with "
+                                            "--theta-file FILE", data);
+        if (!npy && (!set_id || !theta_spec))
+            return cli_usage_error("train", "--data %s in long form (one row per member) needs --id COL "
+                                            "and --theta COLS", data);
+    }
+    if (mc.summary && !data && !mc.set_size)
+        return cli_usage_error("train", "--summary with --task/--simulator needs --set-size N (the simulator "
+                                        "writes rows [n, members..., padding] of 1 + N * F values)");
     if (tc.resume && !tc.checkpoint) return cli_usage_error("train", "--resume needs --checkpoint FILE");
     if (tc.resume && access(tc.checkpoint, R_OK) != 0)
         return cli_usage_error("train", "--resume: no checkpoint %s to resume from", tc.checkpoint);
@@ -285,7 +354,8 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
     char **names = NULL;
     size_t D, K;
     if (data) {
-        ds = dataset_from_file(data, theta_spec, x_spec, simp, impute, &names);
+        ds = mc.summary ? cli_sets_dataset("train", data, set_theta_file, set_id, theta_spec, x_spec, &mc, &names)
+                        : dataset_from_file(data, theta_spec, x_spec, simp, impute, &names);
         if (!ds) return 1;
         D = dsbi_dataset_dim_theta(ds);
         K = dsbi_dataset_dim_x(ds);
@@ -327,7 +397,7 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
         dsbi_dataset_free(ds);
         return rc;
     }
-    if (names) dsbi_model_set_names(m, (const char *const *)names, (const char *const *)names + D);
+    if (names) dsbi_model_set_names(m, (const char *const *)names, mc.summary ? NULL : (const char *const *)names + D);
     else if (simp) dsbi_model_set_names(m, sim.theta_names, sim.x_names);
     cli_progress prog;
     cli_progress_init(&prog, quiet, "train");

@@ -129,6 +129,11 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out) {
             dsbi_table_free(&t);
             return 1;
         }
+        if (t.rows > 1) /* easy to miss: the other rows would be silently ignored */
+            fprintf(stderr,
+                    "diffsbi: %s: warning: %s has %zu rows; using the first (for several i.i.d. "
+                    "observations of one theta use --tall)\n",
+                    cmd, spec, t.rows);
         memcpy(out, t.data, k * sizeof(float));
         dsbi_table_free(&t);
         return 0;
@@ -234,12 +239,13 @@ int cli_model_option(const char *cmd, const char *name, const char *val, dsbi_mo
     }
 }
 
-enum { S_SAMPLER = CLI_SOPT_BASE, S_STEPS, S_STOP, S_ETA, S_MAXNFE, S_ATOL, S_RTOL };
+enum { S_SAMPLER = CLI_SOPT_BASE, S_STEPS, S_STOP, S_ETA, S_MAXNFE, S_ATOL, S_RTOL, S_CORR, S_SNR };
 const struct option cli_sample_long_opts[] = {
     {"sampler", required_argument, 0, S_SAMPLER}, {"steps", required_argument, 0, S_STEPS},
     {"stop-time", required_argument, 0, S_STOP},  {"eta", required_argument, 0, S_ETA},
     {"max-nfe", required_argument, 0, S_MAXNFE},  {"atol", required_argument, 0, S_ATOL},
-    {"rtol", required_argument, 0, S_RTOL},
+    {"rtol", required_argument, 0, S_RTOL},       {"corrector-steps", required_argument, 0, S_CORR},
+    {"snr", required_argument, 0, S_SNR},
 };
 const size_t cli_sample_long_opts_n = sizeof cli_sample_long_opts / sizeof cli_sample_long_opts[0];
 
@@ -255,6 +261,9 @@ int cli_sample_option(const char *cmd, const char *name, const char *val, dsbi_s
     case S_MAXNFE: return cli_parse_size(cmd, "--max-nfe", val, 1, (size_t)1e12, &sc->max_nfe) ? -1 : 1;
     case S_ATOL: return cli_parse_float(cmd, "--atol", val, 1e-9, 1.0, &sc->atol) ? -1 : 1;
     case S_RTOL: return cli_parse_float(cmd, "--rtol", val, 1e-9, 1.0, &sc->rtol) ? -1 : 1;
+    case S_CORR: return cli_parse_size(cmd, "--corrector-steps", val, 0, 1000, &sc->corrector_steps) ? -1 : 1;
+    /* r >= 1 makes the Langevin corrector diverge (see src/sample/sampler.c) */
+    case S_SNR: return cli_parse_float(cmd, "--snr", val, 1e-6, 0.999, &sc->snr) ? -1 : 1;
     default: return 0;
     }
 }

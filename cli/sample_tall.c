@@ -54,8 +54,9 @@ static void help(void) {
            "           --prior-box -1:1,-1:1 -n 1000 --out tall.csv\n");
 }
 
-/* "a:b,a:b,..." with exactly d pairs */
-static int parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b) {
+/* "a:b,a:b,..." with exactly d pairs (also used by sample --bounds) */
+int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b);
+int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b) {
     const char *p = s;
     for (size_t i = 0; i < d; i++) {
         char *end;
@@ -178,7 +179,7 @@ int cmd_sample_tall(int argc, char **argv) {
         n_obs = 1;
     }
     if (prior_s) {
-        if ((rc = parse_pairs(tc.prior == DSBI_PRIOR_BOX ? "--prior-box" : "--prior-normal", prior_s, D, pa, pa + D)))
+        if ((rc = cli_parse_pairs(tc.prior == DSBI_PRIOR_BOX ? "--prior-box" : "--prior-normal", prior_s, D, pa, pa + D)))
             goto done;
         tc.prior_a = pa;
         tc.prior_b = pa + D;

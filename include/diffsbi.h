@@ -98,7 +98,19 @@ typedef struct dsbi_simulator {
     void *ctx;
     const char *const *theta_names; /* dim_theta names, or NULL */
     const char *const *x_names;     /* dim_x names, or NULL */
+    /* 1: prior and simulate may be called concurrently from several threads,
+     * each call on its own disjoint rows with its own rng (ctx is shared, so
+     * anything it points to must be read-only or synchronized). Datasets are
+     * then simulated in parallel over fixed chunks of DSBI_SIM_CHUNK rows.
+     * 0 (a zero-initialised struct): one prior and one simulate call for all
+     * rows, on the calling thread [0]. */
+    int thread_safe;
 } dsbi_simulator;
+
+/* Rows per prior/simulate call of a thread-safe simulator. Each chunk draws
+ * from its own random streams of (seed, chunk index), so a dataset depends on
+ * the seed only, never on the number of threads. */
+#define DSBI_SIM_CHUNK 256
 
 /* Built-in tasks ("inverse_kinematics", "gaussian_linear", "two_moons", ...). */
 size_t dsbi_task_count(void);
@@ -116,7 +128,10 @@ dsbi_dataset *dsbi_dataset_from_arrays(const float *theta, const float *x, size_
                                        size_t dim_theta, size_t dim_x, size_t *n_dropped);
 /* Simulates n pairs with the given seed. Non-finite simulations are dropped and
  * their count stored in *n_dropped (may be NULL); the dataset then has fewer
- * rows. Fails if every simulation is non-finite. */
+ * rows. Fails if every simulation is non-finite. A thread-safe simulator runs
+ * in parallel on dsbi_get_threads() threads, chunk by chunk (see
+ * DSBI_SIM_CHUNK): the result is bit-identical for any thread count, and a
+ * failure reports the message of the first failing chunk. */
 int dsbi_dataset_simulate(const dsbi_simulator *sim, size_t n, uint64_t seed,
                           dsbi_dataset **out, size_t *n_dropped);
 void dsbi_dataset_free(dsbi_dataset *ds);
@@ -185,6 +200,20 @@ typedef enum dsbi_time_embedding {
     DSBI_TIME_SINUSOIDAL = 1 /* fixed geometric frequencies */
 } dsbi_time_embedding;
 
+/* Summary network for data given as sets or sequences (issue 7; see the
+ * summary-network section at the end). */
+typedef enum dsbi_summary_kind {
+    DSBI_SUMMARY_NONE = 0,            /* x is one flat vector per row */
+    DSBI_SUMMARY_DEEPSET = 1,         /* per-member MLP, pooling, MLP (Zaheer et al. 2017) */
+    DSBI_SUMMARY_SET_TRANSFORMER = 2, /* ISAB/SAB blocks + PMA pooling (Lee et al. 2019) */
+    DSBI_SUMMARY_TIMESERIES = 3       /* 1-D convolutions + bidirectional GRU */
+} dsbi_summary_kind;
+
+typedef enum dsbi_summary_pool {
+    DSBI_SUMMARY_POOL_MEAN = 0,
+    DSBI_SUMMARY_POOL_MAX = 1
+} dsbi_summary_pool;
+
 /* Architecture and diffusion design of a model. Get defaults, then edit. */
 typedef struct dsbi_model_config {
     dsbi_schedule schedule;
@@ -201,6 +230,22 @@ typedef struct dsbi_model_config {
     float sigma_data;     /* EDM sigma_data in standardized units [1] */
     float cosine_shift;   /* shift of the cosine schedule [0] */
     uint64_t seed;        /* initialisation seed [0] */
+    /* summary network (issue 7): with summary != NONE each x row is a set or
+     * sequence of up to set_size members of set_features values, packed as
+     * described at dsbi_dataset_from_sets, and the network's summary_dim
+     * outputs condition the diffusion network (trained jointly) */
+    dsbi_summary_kind summary;      /* [NONE] */
+    size_t set_size;                /* N: most members (steps) per row [0] */
+    size_t set_features;            /* F: values per member [1] */
+    size_t summary_dim;             /* summary width fed to the diffusion network [16] */
+    size_t summary_width;           /* hidden width of the summary network [64] */
+    size_t summary_depth;           /* layers per stage (MLP layers, attention blocks,
+                                       convolutions) [2] */
+    size_t summary_heads;           /* set transformer: attention heads [4] */
+    size_t summary_inducing;        /* set transformer: ISAB inducing points, 0 = SAB [8] */
+    dsbi_summary_pool summary_pool; /* deep set pooling [MEAN] */
+    int summary_stats;              /* also feed [mean, ln sd, sqrt n] of the members
+                                       (cDiff's DeepSet; sets n apart) [1] */
 } dsbi_model_config;
 
 dsbi_model_config dsbi_model_config_default(void);
@@ -246,8 +291,11 @@ typedef enum dsbi_sampler {
     DSBI_SAMPLER_EM = 3,    /* Euler-Maruyama on the reverse SDE */
     DSBI_SAMPLER_DPM2M = 4, /* DPM-Solver++(2M): 2nd-order multistep ODE, 1 evaluation/step */
     DSBI_SAMPLER_RK45 = 5,  /* adaptive Dormand-Prince 5(4) on the ODE, --atol/--rtol */
-    DSBI_SAMPLER_SDE_ADAPTIVE = 6 /* adaptive two-step reverse SDE (Jolicoeur-Martineau
-                                     et al. 2021): Euler-Maruyama vs improved Euler */
+    DSBI_SAMPLER_SDE_ADAPTIVE = 6, /* adaptive two-step reverse SDE (Jolicoeur-Martineau
+                                      et al. 2021): Euler-Maruyama vs improved Euler */
+    DSBI_SAMPLER_TSIT5 = 7, /* adaptive Tsitouras 5(4) on the ODE, --atol/--rtol */
+    DSBI_SAMPLER_PC = 8     /* predictor-corrector (Song et al. 2021): Euler-Maruyama on the
+                               reverse SDE + corrector_steps Langevin steps per step */
 } dsbi_sampler;
 
 typedef struct dsbi_sample_config {
@@ -257,7 +305,11 @@ typedef struct dsbi_sample_config {
     float eta;          /* DDIM stochasticity, 0 = deterministic [0] */
     size_t max_nfe;     /* evaluation budget per draw, 0 = none; exceeding it fails */
     float atol, rtol;   /* adaptive samplers: error tolerances, 0 = the sampler's default
-                           (rk45: 1e-3, 1e-3; sde-adaptive: 1e-3, 1e-2) [0, 0] */
+                           (rk45, tsit5: 1e-3, 1e-3; sde-adaptive: 1e-3, 1e-2) [0, 0] */
+    size_t corrector_steps; /* pc: Langevin corrector steps per time step, 0..1000; a
+                               step then costs 1 + corrector_steps evaluations [1] */
+    float snr;          /* pc: corrector signal-to-noise ratio r, Langevin step
+                           2 r^2 D / mean |score|^2; 0 = the default 0.08 [0.08] */
     uint64_t seed;      /* [0] */
 } dsbi_sample_config;
 
@@ -764,6 +816,94 @@ int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size
                            const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats);
 
 /* end of tall data section */
+
+/* ---------------------------------------------------------------- summary networks (issue 7) */
+
+/* Set and sequence data. A model whose config has summary != NONE takes each
+ * x row as a set (or sequence) of 1..N members of F values: a summary
+ * network (deep set, set transformer, or convolutions + bidirectional GRU)
+ * maps it to summary_dim values that condition the diffusion network, and
+ * the diffusion loss trains both together (Chen et al. 2025, cDiff). Member
+ * values are standardized per feature with training statistics; the summary
+ * of an observation is computed once per sampling call.
+ *
+ * Packed rows: such a model's dim_x is 1 + N F and an x row is
+ *   [n, member_1 (F values), ..., member_n, padding (zeros) up to N members],
+ * so the existing datasets, simulators (dsbi_model_fit_online) and files
+ * carry sets unchanged. n must be an integer in 1..N. */
+#define DSBI_SET_ROW(N, F) (1 + (N) * (F))
+
+/* Packs n sets into an owned dataset: x is n x N x F (members beyond
+ * counts[i] are ignored and may hold anything, NaN included), counts n
+ * values in 1..N. Rows with a non-finite theta or valid member value are
+ * dropped and counted in *n_dropped (may be NULL); a count outside 1..N is
+ * an error naming the row. */
+dsbi_dataset *dsbi_dataset_from_sets(const float *theta, const float *x, const size_t *counts,
+                                     size_t n, size_t dim_theta, size_t N, size_t F,
+                                     size_t *n_dropped);
+/* Writes one packed row (DSBI_SET_ROW(N, F) values) for count members
+ * (count x F values); for simulators that produce sets. Fails if count is
+ * not in 1..N. */
+int dsbi_set_pack(const float *members, size_t count, size_t N, size_t F, float *row);
+
+/* Creates a model for sets of up to N members of F values: cfg->summary
+ * (NONE becomes DEEPSET) with set_size = N and set_features = F, dim_x =
+ * DSBI_SET_ROW(N, F). Owned; NULL on failure. */
+dsbi_model *dsbi_model_create_set(const dsbi_model_config *cfg, size_t dim_theta, size_t N,
+                                  size_t F);
+/* The summary (summary_dim values, into out) of one observed set of
+ * n_members x F values (borrowed). Any n_members >= 1 is accepted, also
+ * beyond the training N: the layers do not depend on N (mean pooling and
+ * sqrt(n) extrapolate; how well depends on the data). */
+int dsbi_model_summary(const dsbi_model *m, const float *members, size_t n_members, float *out);
+/* dsbi_model_sample for one observed set of n_members x F values.
+ * (dsbi_model_sample itself takes a packed row for such a model.) */
+int dsbi_model_sample_set(dsbi_model *m, const float *members, size_t n_members, size_t n,
+                          const dsbi_sample_config *cfg, float *theta, dsbi_sample_stats *stats);
+
+/* Set data read from files; the arrays are owned (release with dsbi_sets_free). */
+typedef struct dsbi_sets {
+    size_t n, N, F, D; /* sets, most members, features, theta columns (0 = none) */
+    float *theta;      /* n x D, NULL when D = 0 */
+    float *x;          /* n x N x F, zeros beyond counts[i] members */
+    size_t *counts;    /* n values in 1..N */
+} dsbi_sets;
+
+/* Reads a 3-D NPY array (sets x members x features, float32/float64, C
+ * order). Sets with fewer members are padded with whole NaN members at the
+ * end (sbi's convention); a partly non-finite member or a member after the
+ * padding is an error naming the set and member. */
+int dsbi_sets_read_npy(const char *path, dsbi_sets *out);
+/* Groups a long-form table (one row per member) into sets by the value of
+ * column id_col: sets in increasing id, members in file order; theta_cols
+ * (D columns, may be 0) must be constant within a set (an error names the
+ * line: name is the file name for messages). */
+int dsbi_sets_from_long(const char *name, const dsbi_table *t, size_t id_col,
+                        const size_t *theta_cols, size_t D, const size_t *x_cols, size_t F,
+                        dsbi_sets *out);
+void dsbi_sets_free(dsbi_sets *s);
+
+/* "none", "deepset", "set_transformer", "timeseries"; parse returns -1 if unknown. */
+const char *dsbi_summary_name(dsbi_summary_kind k);
+int dsbi_summary_parse(const char *s);
+
+/* end of summary networks section */
+
+/* ---------------------------------------------------------------- sampling within the prior's support */
+
+/* Posterior draws restricted to lower <= theta <= upper per parameter (either
+ * array may be NULL; +-INFINITY entries leave a side open). A diffusion model
+ * puts a little mass outside a bounded prior's support, where the posterior
+ * has none; those draws are rejected and replaced (as sbi does for NPE).
+ * Round r of draws uses seed cfg->seed + r * 0x9E3779B97F4A7C15, so with
+ * nothing rejected the result equals dsbi_model_sample. *acceptance (may be
+ * NULL) receives the fraction of draws that were inside. Fails with
+ * DSBI_STATUS_ERR_NUMERIC when fewer than 1 in 1,000 draws are inside. */
+int dsbi_model_sample_bounded(dsbi_model *m, const float *x_obs, size_t n,
+                              const dsbi_sample_config *cfg, const double *lower,
+                              const double *upper, float *theta, dsbi_sample_stats *stats,
+                              double *acceptance);
+/* end of the support section */
 
 #ifdef __cplusplus
 }

@@ -92,8 +92,12 @@ Test(calibration, exact_posterior_is_calibrated) {
                      "band and log-gamma disagree for parameter %zu", j);
     }
     cr_assert_leq(outside, 2);
-    /* the verdict's band is family-wise (Bonferroni over the 10 parameters) */
-    cr_assert_eq(calibrated, D, "only %zu of 10 parameters called calibrated", calibrated);
+    /* A parameter's verdict raises a false alarm with probability about 1 %
+     * (the family-wise band at 5 % / 10 parameters, plus the two 3-MC-sd
+     * thresholds on rank shift and coverage at 0.27 % each). So requiring all
+     * 10 to be called calibrated would fail ~10 % of seeds; at most one false
+     * alarm fails P(>= 2 of 10) = 45 x 1e-4 = 0.5 % of them. */
+    cr_assert_geq(calibrated, D - 1, "only %zu of 10 parameters called calibrated", calibrated);
 
     /* Coverage pooled over the 10 independent parameters: sd at level a is
      * sqrt(a (1 - a) / (n D)) (binomial; the PIT averaging only lowers it).
@@ -105,8 +109,11 @@ Test(calibration, exact_posterior_is_calibrated) {
         cr_assert_lt(fabs(pooled - a), 4 * sd, "coverage %g at level %g (sd %g)", pooled, a, sd);
     }
     for (size_t j = 0; j < D; j++) {
-        /* per parameter: sd <= 0.5/sqrt(500) = 0.022 at any level */
-        cr_assert_lt(c.param[j].coverage_error, 0.03);
+        /* per parameter the coverage curve is the ECDF of 500 PIT values, so
+         * its median deviation is below the sup, whose 0.1 % point is
+         * 1.95/sqrt(500) = 0.087 (Kolmogorov); union over 10: 1 % false alarm */
+        cr_assert_lt(c.param[j].coverage_error, 1.95 / sqrt((double)N_TEST), "parameter %zu: %g", j,
+                     c.param[j].coverage_error);
         cr_assert_lt(fabs(c.param[j].coverage_bias), 4 * c.param[j].mc_se);
     }
 
@@ -115,15 +122,22 @@ Test(calibration, exact_posterior_is_calibrated) {
     cr_assert_float_eq(c.tarp_alpha[0], 0.0, 1e-12);
     cr_assert_float_eq(c.tarp_ecp[c.n_tarp - 1], 1.0, 1e-12);
 
-    /* moments: contraction 1 - 0.05/0.1 = 0.5, z ~ N(0, 1), NRMSE = corr = sqrt(0.5)
-     * (posterior sd estimated from 100 draws adds ~1% to z_sd) */
+    /* moments: contraction 1 - 0.05/0.1 = 0.5, z ~ N(0, 1), NRMSE = corr = sqrt(0.5).
+     * Each is estimated from 500 test points, with the prior variance taken
+     * from the same 500 truths; tolerances are 4 sampling sds (union over 10
+     * parameters and 5 statistics: < 0.5 % false alarm):
+     *   contraction: sd = 0.5 * sqrt(2/500) (prior variance) = 0.032
+     *   z sd: 1/sqrt(2 * 500) = 0.032, plus ~1 % from sds of 100 draws
+     *   NRMSE: sqrt(0.5) * sqrt(1/1000 + 1/1000) = 0.032 (RMSE and prior sd)
+     *   correlation: (1 - 0.5)/sqrt(500) = 0.022 */
+    const double n = N_TEST;
     for (size_t j = 0; j < D; j++) {
         const dsbi_param_calibration *p = &c.param[j];
-        cr_assert_float_eq(p->contraction, 0.5, 0.08, "contraction %g", p->contraction);
-        cr_assert_lt(fabs(p->z_mean), 4.0 / sqrt(N_TEST), "z mean %g", p->z_mean);
-        cr_assert_float_eq(p->z_sd, 1.0, 0.1, "z sd %g", p->z_sd);
-        cr_assert_float_eq(p->nrmse, sqrt(0.5), 0.07, "nrmse %g", p->nrmse);
-        cr_assert_float_eq(p->correlation, sqrt(0.5), 0.07, "corr %g", p->correlation);
+        cr_assert_float_eq(p->contraction, 0.5, 4 * 0.5 * sqrt(2 / n), "contraction %g", p->contraction);
+        cr_assert_lt(fabs(p->z_mean), 4.0 / sqrt(n), "z mean %g", p->z_mean);
+        cr_assert_float_eq(p->z_sd, 1.0, 4 / sqrt(2 * n) + 0.01, "z sd %g", p->z_sd);
+        cr_assert_float_eq(p->nrmse, sqrt(0.5), 4 * sqrt(0.5) * sqrt(2 / (2 * n)), "nrmse %g", p->nrmse);
+        cr_assert_float_eq(p->correlation, sqrt(0.5), 4 * 0.5 / sqrt(n), "corr %g", p->correlation);
     }
     dsbi_calibration_free(&c);
     dsbi_calibration_free(&c); /* idempotent on a zeroed struct */

@@ -4,11 +4,13 @@
  * refusal of truncated and corrupted model files, and clear messages for bad
  * inputs. Every command runs in a fresh folder under /tmp with stdout and
  * stderr captured to files; a crash or a sanitizer report fails the test. */
+#include <cJSON.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +179,8 @@ static void make_model(const char *dir) {
 
 /* ---------------------------------------------------------------- help and usage */
 
-static const char *const commands[] = {"demo", "tasks", "simulate", "train", "sample", "info"};
+static const char *const commands[] = {"demo",   "tasks",    "simulate", "train",
+                                       "sample", "info",     "diagnose", "bench"};
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 Test(cli, help_lists_every_command) {
@@ -769,5 +772,230 @@ Test(cli, kill9_then_resume_is_bit_identical, .timeout = 120) {
     r = run_expect(1, dir, "train --task two_moons --sims 1000 --epochs 41 --width 32 --depth 2 --seed 5 "
                            "--threads 1 --quiet --checkpoint ck.dsbi --resume --out x.dsbi");
     expect_in(r.err, "epochs", "stderr");
+    run_free(&r);
+}
+
+/* ---------------------------------------------------------------- diagnostics from demo and bench */
+
+/* Parses dir/name as JSON (fails the test if missing or malformed). */
+static cJSON *read_json(const char *dir, const char *name) {
+    char *text = slurp(file_in(dir, name), NULL);
+    cr_assert_not_null(text, "%s/%s is missing", dir, name);
+    cJSON *root = cJSON_Parse(text);
+    cr_assert_not_null(root, "%s/%s does not parse:\n%s", dir, name, text);
+    free(text);
+    return root;
+}
+
+static double json_num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsNumber(v), "JSON key '%s' missing or not a number", key);
+    return v->valuedouble;
+}
+
+static const char *json_str(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    cr_assert(cJSON_IsString(v), "JSON key '%s' missing or not a string", key);
+    return v->valuestring;
+}
+
+static int known_verdict(const char *v) {
+    return !strcmp(v, "well calibrated") || !strcmp(v, "over-confident") ||
+           !strcmp(v, "under-confident") || !strcmp(v, "biased");
+}
+
+/* The files of a diagnose run in dir/sub and the keys of its metrics.json:
+ * n test simulations x L draws, one verdict per expected parameter name,
+ * TARP area in its range [0, 1/2] and the sampler's steps. */
+static void check_diagnose_dir(const char *dir, const char *sub, size_t n, size_t L,
+                               const char *const *names, size_t d, size_t steps) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    static const char *const files[] = {"report.html", "sbc_ecdf.png", "coverage.png", "tarp.png",
+                                        "recovery.png", "z_contraction.png", "pairs.png"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        cr_assert(exists(file_in(path, files[i])), "%s/%s missing or empty", path, files[i]);
+    cJSON *root = read_json(path, "metrics.json");
+    cr_assert_eq(json_num(root, "n"), (double)n);
+    cr_assert_eq(json_num(root, "draws"), (double)L);
+    cr_assert_eq(json_num(cJSON_GetObjectItem(root, "sampler"), "steps"), (double)steps);
+    const cJSON *params = cJSON_GetObjectItem(root, "parameters");
+    cr_assert_eq((size_t)cJSON_GetArraySize(params), d);
+    for (size_t j = 0; j < d; j++) {
+        const cJSON *p = cJSON_GetArrayItem(params, (int)j);
+        cr_assert_str_eq(json_str(p, "name"), names[j]);
+        cr_assert(known_verdict(json_str(p, "verdict")), "verdict '%s'", json_str(p, "verdict"));
+    }
+    double area = json_num(cJSON_GetObjectItem(root, "tarp"), "area");
+    cr_assert(area >= 0 && area <= 0.5, "TARP area %g", area);
+    cJSON_Delete(root);
+    char *html = slurp(file_in(path, "report.html"), NULL);
+    expect_in(html, "<html", "report.html");
+    expect_in(html, "src=\"tarp.png\"", "report.html");
+    free(html);
+}
+
+Test(cli, demo_diagnoses_by_default_and_not_with_no_diagnose, .timeout = 120) {
+    char dir[64];
+    tmp_dir(dir);
+    /* tiny: the point is the plumbing, not the calibration of a 2-epoch model */
+    const char *tiny = "--sims 300 --epochs 2 -n 100 --steps 10 --diagnose-n 20 --diagnose-draws 20 --quiet";
+    run_result r = run_expect(0, dir, "demo %s --out o", tiny);
+    expect_in(r.out, "verdict", "demo summary");
+    expect_in(r.out, "TARP area", "demo summary");
+    run_free(&r);
+    static const char *const names[4] = {"h", "a1", "a2", "a3"};
+    check_diagnose_dir(dir, "o/diagnose", 20, 20, names, 4, 10);
+    cJSON *m = read_json(dir, "o/diagnose/metrics.json");
+    expect_in(json_str(m, "model"), "o/model.dsbi", "metrics.json model");
+    expect_in(json_str(m, "task"), "inverse_kinematics", "metrics.json task");
+    cJSON_Delete(m);
+
+    r = run_expect(0, dir, "demo %s --no-diagnose --out p", tiny);
+    cr_assert_null(strstr(r.out, "TARP"), "--no-diagnose still diagnosed:\n%s", r.out);
+    run_free(&r);
+    cr_assert(exists(file_in(dir, "p/model.dsbi")));
+    cr_assert_eq(access(file_in(dir, "p/diagnose"), F_OK), -1, "--no-diagnose wrote p/diagnose");
+
+    /* --compare diagnoses each family into its own folder and tabulates TARP */
+    r = run_expect(0, dir, "demo %s --compare --out c", tiny);
+    expect_in(r.out, "TARP area", "compare table");
+    run_free(&r);
+    static const char *const fam[3] = {"diffusion", "flow", "consistency"};
+    for (int f = 0; f < 3; f++) {
+        char sub[64];
+        snprintf(sub, sizeof sub, "c/diagnose/%s", fam[f]);
+        check_diagnose_dir(dir, sub, 20, 20, names, 4, 10);
+    }
+    r = run_expect(2, dir, "demo --diagnose-n 1");
+    expect_in(r.err, "--diagnose-n", "stderr");
+    run_free(&r);
+}
+
+/* A reference folder in the sbibm layout for two_moons with one observation:
+ * the values are arbitrary (the C2ST is not the point here), the shapes are
+ * what bench accuracy checks. */
+static void fake_reference(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/ref/two_moons/num_observation_1'", dir);
+    cr_assert_eq(system(cmd), 0);
+    write_text(file_in(dir, "ref/two_moons/num_observation_1/observation.csv"),
+               "data_1,data_2\n0.1,-0.2\n");
+    FILE *f = fopen(file_in(dir, "ref/two_moons/num_observation_1/reference_posterior_samples.csv"), "w");
+    cr_assert_not_null(f);
+    fputs("parameter_1,parameter_2\n", f);
+    uint32_t u = 12345u; /* a fixed LCG: deterministic values in [-1, 1) */
+    for (int i = 0; i < 200; i++) {
+        double v[2];
+        for (int k = 0; k < 2; k++) {
+            u = u * 1664525u + 1013904223u;
+            v[k] = (double)(u >> 8) / (double)(1u << 23) - 1.0;
+        }
+        fprintf(f, "%.6f,%.6f\n", v[0], v[1]);
+    }
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(cli, bench_accuracy_design_sampler_and_diagnose_in_json, .timeout = 120) {
+    char dir[64];
+    tmp_dir(dir);
+    fake_reference(dir);
+    const char *common = "bench accuracy --task two_moons --budget 300 --observations 1 --samples 100 "
+                         "--projections 10 --reference-dir ref --quiet";
+    run_result r = run_expect(0, dir, "%s --epochs 2 --width 32 --depth 2 --sampler ddim --steps 7 "
+                              "--diagnose D --diagnose-n 20 --diagnose-draws 20 --save m.dsbi --json b.json",
+                              common);
+    expect_in(r.out, "mean", "bench table");
+    run_free(&r);
+    cJSON *b = read_json(dir, "b.json");
+    /* the model options reached the model */
+    const cJSON *mc = cJSON_GetObjectItem(b, "model_config");
+    cr_assert_eq(json_num(mc, "width"), 32);
+    cr_assert_eq(json_num(mc, "depth"), 2);
+    cr_assert_eq(json_num(b, "epochs"), 2);
+    /* DDIM evaluates the network once per step */
+    const cJSON *smp = cJSON_GetObjectItem(b, "sampler");
+    cr_assert_str_eq(json_str(smp, "name"), "ddim");
+    cr_assert_eq(json_num(smp, "steps"), 7);
+    cr_assert_eq(json_num(b, "nfe"), 7);
+    double secs = json_num(b, "sample_seconds_mean");
+    cr_assert(secs > 0 && secs < 60, "sample_seconds_mean %g", secs);
+    const cJSON *o1 = cJSON_GetArrayItem(cJSON_GetObjectItem(b, "observations"), 0);
+    cr_assert_eq(json_num(o1, "nfe"), 7);
+    cr_assert(json_num(o1, "sample_seconds") <= json_num(o1, "seconds"));
+    double c2 = json_num(cJSON_GetObjectItem(b, "mean"), "c2st");
+    cr_assert(c2 >= 0 && c2 <= 1, "C2ST %g", c2);
+    /* the diagnose summary in the JSON matches the run's own metrics.json */
+    const cJSON *dg = cJSON_GetObjectItem(b, "diagnose");
+    cr_assert_not_null(dg, "no \"diagnose\" in the JSON");
+    cr_assert_str_eq(json_str(dg, "dir"), "D");
+    const cJSON *dp = cJSON_GetObjectItem(dg, "parameters");
+    cr_assert_eq(cJSON_GetArraySize(dp), 2);
+    size_t ok = 0;
+    for (int j = 0; j < 2; j++) {
+        const char *v = json_str(cJSON_GetArrayItem(dp, j), "verdict");
+        cr_assert(known_verdict(v), "verdict '%s'", v);
+        ok += !strcmp(v, "well calibrated");
+    }
+    cr_assert_eq(json_num(dg, "well_calibrated"), (double)ok);
+    static const char *const names[2] = {"parameter_1", "parameter_2"};
+    check_diagnose_dir(dir, "D", 20, 20, names, 2, 7);
+    cJSON *dm = read_json(dir, "D/metrics.json");
+    cr_assert_float_eq(json_num(dg, "tarp_area"), json_num(cJSON_GetObjectItem(dm, "tarp"), "area"), 1e-12);
+    cJSON_Delete(dm);
+    cJSON_Delete(b);
+
+    /* a loaded model with another sampler: recorded as such */
+    r = run_expect(0, dir, "%s --load m.dsbi --sampler heun --steps 4 --json h.json", common);
+    run_free(&r);
+    b = read_json(dir, "h.json");
+    cr_assert_str_eq(json_str(b, "model"), "m.dsbi");
+    cr_assert_str_eq(json_str(cJSON_GetObjectItem(b, "sampler"), "name"), "heun");
+    double nfe = json_num(b, "nfe");
+    cr_assert(nfe >= 4 && nfe <= 8, "heun with 4 steps: %g evaluations per draw", nfe);
+    cr_assert_null(cJSON_GetObjectItem(b, "diagnose"), "\"diagnose\" without --diagnose");
+    cJSON_Delete(b);
+
+    /* design options do not apply to a loaded model: refused, not ignored */
+    r = run_expect(2, dir, "%s --load m.dsbi --schedule cosine", common);
+    expect_in(r.err, "--schedule", "stderr");
+    run_free(&r);
+}
+
+Test(cli, bench_accuracy_rejects_bad_sampler_options) {
+    char dir[64];
+    tmp_dir(dir);
+    /* refused while parsing: nothing is simulated or trained */
+    run_result r = run_expect(2, dir, "bench accuracy --task two_moons --sampler nope");
+    expect_in(r.err, "--sampler", "stderr");
+    expect_in(r.err, "nope", "stderr");
+    run_free(&r);
+    r = run_expect(2, dir, "bench accuracy --task two_moons --steps 0");
+    expect_in(r.err, "--steps", "stderr");
+    run_free(&r);
+    r = run_expect(2, dir, "bench accuracy --task two_moons --prediction nope");
+    expect_in(r.err, "--prediction", "stderr");
+    run_free(&r);
+    r = run_expect(2, dir, "bench accuracy --task two_moons --diagnose-draws 1");
+    expect_in(r.err, "--diagnose-draws", "stderr");
+    run_free(&r);
+}
+
+Test(cli, diagnose_options_in_help) {
+    char dir[64];
+    tmp_dir(dir);
+    run_result r = run_expect(0, dir, "bench accuracy --help");
+    static const char *const bench_opts[] = {
+        "--diagnose DIR", "--diagnose-n", "--diagnose-draws", "--model FAMILY", "--schedule",
+        "--prediction", "--weighting", "--width", "--depth", "--lr", "--batch", "--epochs",
+        "--sampler", "--steps", "--atol", "--rtol", "--max-nfe", "--eta", "--stop-time",
+        "sample_seconds_mean"};
+    for (size_t i = 0; i < sizeof bench_opts / sizeof bench_opts[0]; i++)
+        expect_in(r.out, bench_opts[i], "bench accuracy --help");
+    run_free(&r);
+    r = run_expect(0, dir, "demo --help");
+    expect_in(r.out, "--no-diagnose", "demo --help");
+    expect_in(r.out, "--diagnose-n", "demo --help");
+    expect_in(r.out, "--diagnose-draws", "demo --help");
     run_free(&r);
 }

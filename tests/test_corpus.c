@@ -3,7 +3,10 @@
  * (the distinctive part, plus the file name) by the library, and through the
  * CLI (`diffsbi info` for models, `diffsbi train --data` for tables) with
  * that message on stderr and exit code 1. Also: the memory entry points give
- * the same answers as the file readers. */
+ * the same answers as the file readers, and every malformed --guide expression
+ * (guide_*.expr, one expression per file) is refused with its exact message,
+ * the column pointing at the offending character, by dsbi_expr_parse and by
+ * `diffsbi sample --guide`. */
 #include <criterion/criterion.h>
 #include <diffsbi.h>
 #include <limits.h>
@@ -130,4 +133,92 @@ Test(corpus, cli_exits_1_with_each_message) {
         cr_assert_null(strstr(err, "Sanitizer"), "%s: %s", path, err);
         free(err);
     }
+}
+
+/* ---------------------------------------------------------------- guide expressions */
+
+/* Parsed with the parameter names of inverse_kinematics; the full message is
+ * "guide '<expression>': " followed by the text below. */
+static const char *const guide_names[4] = {"h", "a1", "a2", "a3"};
+static const corpus_case guide_cases[] = {
+    {"guide_unexpected_end.expr", "column 12: unexpected end: expected a number, a name or '('"},
+    {"guide_empty.expr", "column 1: unexpected end: expected a number, a name or '('"},
+    {"guide_unclosed_paren.expr", "column 10: expected ')'"},
+    {"guide_unclosed_call.expr", "column 9: expected ')' after the function argument"},
+    {"guide_unknown_name.expr", "column 1: unknown parameter name"},
+    {"guide_theta_out_of_range.expr", "column 6: unknown parameter name"},
+    {"guide_unknown_function.expr", "column 5: unknown function (sin cos tan exp log sqrt abs tanh)"},
+    {"guide_no_comparison.expr",
+     "column 8: missing comparison: write 'expression <= value' or 'expression >= value'"},
+    {"guide_trailing_text.expr", "column 9: unexpected text after the expression"},
+    {"guide_two_comparisons.expr", "column 10: unexpected text after the expression"},
+    {"guide_double_operator.expr", "column 6: expected a number, a name or '('"},
+    {"guide_bad_operator.expr", "column 4: expected an operator or a comparison (<=, >=)"},
+    {"guide_malformed_number.expr", "column 7: malformed number"},
+    {"guide_empty_parens.expr", "column 2: expected a number, a name or '('"},
+    {"guide_power_without_exponent.expr", "column 6: expected a number, a name or '('"},
+    {"guide_non_ascii.expr", "column 6: expected a number, a name or '('"},
+};
+#define N_GUIDE (sizeof guide_cases / sizeof guide_cases[0])
+
+static char *guide_expected(const char *src, const char *what) {
+    size_t cap = strlen(src) + strlen(what) + 16;
+    char *want = malloc(cap);
+    cr_assert_not_null(want);
+    snprintf(want, cap, "guide '%s': %s", src, what);
+    return want;
+}
+
+Test(corpus, guide_parser_gives_each_message) {
+    for (size_t i = 0; i < N_GUIDE; i++) {
+        char path[256];
+        corpus_path(path, sizeof path, guide_cases[i].file);
+        size_t len;
+        char *src = read_all(path, &len);
+        cr_assert_eq(strlen(src), len, "%s: NUL byte in the expression", path);
+        dsbi_expr *e = dsbi_expr_parse(src, guide_names, 4);
+        cr_assert_null(e, "%s: '%s' parsed", path, src);
+        char *want = guide_expected(src, guide_cases[i].message);
+        cr_assert_str_eq(dsbi_last_error(), want, "%s", path);
+        free(want);
+        free(src);
+    }
+}
+
+Test(corpus, cli_sample_guide_exits_1_with_each_message) {
+    char cli[PATH_MAX];
+    const char *p = getenv("DSBI_CLI");
+    cr_assert_not_null(realpath(p && *p ? p : "build/diffsbi", cli), "CLI not found (set DSBI_CLI)");
+    char dir[] = "/tmp/dsbi_corpus_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    /* a tiny inverse_kinematics model: its theta names are those of guide_names */
+    char cmd[2 * PATH_MAX + 1024], errp[300];
+    snprintf(errp, sizeof errp, "%s/err", dir);
+    snprintf(cmd, sizeof cmd,
+             "'%s' train --task inverse_kinematics --sims 200 --epochs 1 --width 4 --depth 1 --batch 50 "
+             "--out '%s/ik.dsbi' --quiet >/dev/null 2>'%s'",
+             cli, dir, errp);
+    cr_assert_eq(system(cmd), 0, "training the tiny model failed");
+    for (size_t i = 0; i < N_GUIDE; i++) {
+        char path[256];
+        corpus_path(path, sizeof path, guide_cases[i].file);
+        /* the expression goes in as one argument, read from its file by the shell */
+        snprintf(cmd, sizeof cmd,
+                 "'%s' sample --model '%s/ik.dsbi' --obs 0.5,1.0 --n 10 --guide \"$(cat '%s')\" "
+                 "--out '%s/draws.csv' >/dev/null 2>'%s'",
+                 cli, dir, path, dir, errp);
+        int st = system(cmd);
+        size_t len;
+        char *src = read_all(path, &len), *err = read_all(errp, &len);
+        cr_assert(WIFEXITED(st), "%s: diffsbi killed by a signal", path);
+        cr_assert_eq(WEXITSTATUS(st), 1, "%s: exit %d, expected 1\n%s", path, WEXITSTATUS(st), err);
+        char *want = guide_expected(src, guide_cases[i].message);
+        cr_assert_not_null(strstr(err, want), "%s: stderr lacks \"%s\":\n%s", path, want, err);
+        cr_assert_null(strstr(err, "Sanitizer"), "%s: %s", path, err);
+        free(want);
+        free(src);
+        free(err);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }

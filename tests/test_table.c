@@ -698,7 +698,7 @@ static int ts_simulate(void *ctx, dsbi_rng *rng, size_t n, const float *theta, f
 static dsbi_simulator make_test_sim(test_sim *s, int mode) {
     memset(s, 0, sizeof *s);
     s->mode = mode;
-    dsbi_simulator sim = {"test_sim", 2, 1, ts_prior, ts_simulate, s, NULL, NULL};
+    dsbi_simulator sim = {"test_sim", 2, 1, ts_prior, ts_simulate, s, NULL, NULL, 0};
     return sim;
 }
 

@@ -18,7 +18,7 @@ int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "estimate: batch size and epochs must be > 0");
     memset(out, 0, sizeof *out);
     const dsbi_net *net = &m->dm.net;
-    size_t P = net->n_params, B = cfg->batch_size;
+    size_t P = dsbi_model_num_params(m), B = cfg->batch_size;
     size_t rows = n_rows ? n_rows - (size_t)floor(cfg->val_fraction * (double)n_rows) : cfg->sims_per_epoch;
     if (rows == 0) rows = 1;
     size_t Bu = B < rows ? B : rows;
@@ -27,7 +27,8 @@ int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_
     out->optimizer_bytes = 5 * P * sizeof(float);
     /* training workspace: activations + their gradients + saved state, a row
        record of 4 doubles, noise and batch copies */
-    out->activation_bytes = Bu * ((2 * net->act_per_row + net->save_per_row) * sizeof(float) +
+    out->activation_bytes = Bu * ((2 * (net->act_per_row + m->sn.net.act_per_row) +
+                                   net->save_per_row + m->sn.net.save_per_row) * sizeof(float) +
                                   4 * sizeof(double) + sizeof(double) +
                                   (2 * m->D + m->K) * sizeof(float));
     out->steps = cfg->epochs * (rows / Bu);
@@ -42,6 +43,9 @@ int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_
         dsbi_rng r;
         dsbi_rng_init(&r, cfg->seed, 77);
         dsbi_rng_fill_normal(&r, th, n * (D + K));
+        /* set rows start with a valid member count (summary networks, issue 7) */
+        for (size_t i = 0; m->cfg.summary && i < n; i++)
+            th[n * D + i * K] = (float)(1 + i % m->cfg.set_size);
         ds = dsbi_dataset_from_arrays(th, th + n * D, n, D, K, NULL);
         if (ds) {
             dsbi_train_config tc = *cfg;

@@ -28,7 +28,7 @@ typedef struct tensor_spec {
 static size_t model_tensors(const dsbi_model *m, tensor_spec *t, float *hist, const float *params,
                             const dsbi_extra_tensor *extra, size_t n_extra) {
     size_t n = 0;
-    t[n++] = (tensor_spec){"params", (float *)(params ? params : m->params), m->dm.net.n_params};
+    t[n++] = (tensor_spec){"params", (float *)(params ? params : m->params), m->n_params};
     t[n++] = (tensor_spec){"theta_mean", m->theta_mean, m->D};
     t[n++] = (tensor_spec){"theta_std", m->theta_std, m->D};
     t[n++] = (tensor_spec){"x_mean", m->x_mean, m->K};
@@ -62,6 +62,21 @@ static cJSON *config_json(const dsbi_model *m) {
     cJSON_AddNumberToObject(j, "cosine_shift", c->cosine_shift);
     cJSON_AddNumberToObject(j, "seed", (double)c->seed);
     cJSON_AddBoolToObject(j, "trained", m->trained);
+    /* summary network: written only when there is one, so flat models keep
+       the exact files of earlier versions (and older readers read them) */
+    if (c->summary) {
+        cJSON_AddStringToObject(j, "summary", dsbi_summary_name(c->summary));
+        cJSON_AddNumberToObject(j, "set_size", (double)c->set_size);
+        cJSON_AddNumberToObject(j, "set_features", (double)c->set_features);
+        cJSON_AddNumberToObject(j, "summary_dim", (double)c->summary_dim);
+        cJSON_AddNumberToObject(j, "summary_width", (double)c->summary_width);
+        cJSON_AddNumberToObject(j, "summary_depth", (double)c->summary_depth);
+        cJSON_AddNumberToObject(j, "summary_heads", (double)c->summary_heads);
+        cJSON_AddNumberToObject(j, "summary_inducing", (double)c->summary_inducing);
+        cJSON_AddStringToObject(j, "summary_pool",
+                                c->summary_pool == DSBI_SUMMARY_POOL_MAX ? "max" : "mean");
+        cJSON_AddBoolToObject(j, "summary_stats", c->summary_stats);
+    }
     return j;
 }
 
@@ -206,6 +221,31 @@ static int time_embedding_parse(const char *s) {
     return !strcmp(s, "fourier") ? DSBI_TIME_FOURIER : !strcmp(s, "sinusoidal") ? DSBI_TIME_SINUSOIDAL : -1;
 }
 
+static int summary_pool_parse(const char *s) {
+    return !strcmp(s, "mean") ? DSBI_SUMMARY_POOL_MEAN : !strcmp(s, "max") ? DSBI_SUMMARY_POOL_MAX : -1;
+}
+
+/* The summary fields; absent in files of flat models (and of versions before
+ * summary networks), which then get summary = none. */
+static int parse_summary(const char *path, const cJSON *j, dsbi_model_config *c) {
+    if (!cJSON_GetObjectItemCaseSensitive(j, "summary")) return DSBI_STATUS_OK;
+    int kind = 0, pool = 0, st;
+    if ((st = get_enum(path, j, "summary", dsbi_summary_parse, &kind)) ||
+        (st = get_size(path, j, "set_size", 1, 1000000, &c->set_size)) ||
+        (st = get_size(path, j, "set_features", 1, 100000, &c->set_features)) ||
+        (st = get_size(path, j, "summary_dim", 1, 4096, &c->summary_dim)) ||
+        (st = get_size(path, j, "summary_width", 1, 4096, &c->summary_width)) ||
+        (st = get_size(path, j, "summary_depth", 1, 64, &c->summary_depth)) ||
+        (st = get_size(path, j, "summary_heads", 1, 4096, &c->summary_heads)) ||
+        (st = get_size(path, j, "summary_inducing", 0, 4096, &c->summary_inducing)) ||
+        (st = get_enum(path, j, "summary_pool", summary_pool_parse, &pool)))
+        return st;
+    c->summary = (dsbi_summary_kind)kind;
+    c->summary_pool = (dsbi_summary_pool)pool;
+    c->summary_stats = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "summary_stats"));
+    return DSBI_STATUS_OK;
+}
+
 static int parse_config(const char *path, const char *s, dsbi_model_config *c, size_t *D,
                         size_t *K, int *trained) {
     cJSON *j = cJSON_Parse(s);
@@ -229,7 +269,8 @@ static int parse_config(const char *path, const char *s, dsbi_model_config *c, s
                !(st = get_size(path, j, "seed", 0, 9007199254740992.0, &seed)) &&
                !(st = get_float(path, j, "fourier_scale", &c->fourier_scale)) &&
                !(st = get_float(path, j, "sigma_data", &c->sigma_data)) &&
-               !(st = get_float(path, j, "cosine_shift", &c->cosine_shift))) {
+               !(st = get_float(path, j, "cosine_shift", &c->cosine_shift)) &&
+               !(st = parse_summary(path, j, c))) {
         c->schedule = (dsbi_schedule)e[0];
         c->prediction = (dsbi_prediction)e[1];
         c->weighting = (dsbi_weighting)e[2];
@@ -368,17 +409,16 @@ static dsbi_model *load_buffer(const char *path, const unsigned char *buf, size_
     const unsigned char *data = buf + 8 + hl;
     size_t data_len = len - 8 - (size_t)hl;
     {
-        /* size the network from the config without allocating it, and refuse a
-           config whose weights cannot be in the file */
-        dsbi_diffusion probe;
-        memset(&probe, 0, sizeof probe);
-        if (dsbi_diffusion_build(&probe, &mc, D, K)) {
-            dsbi_diffusion_free(&probe);
-            if (!dsbi_last_error()[0]) dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: model config rejected", path);
+        /* size the networks from the config without allocating weights, and
+           refuse a config whose weights cannot be in the file */
+        size_t n_params = 0;
+        if (dsbi_model_count_params(&mc, D, K, &n_params)) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", dsbi_last_error());
+            dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: model config rejected: %s", path, why);
             goto fail;
         }
-        size_t need = probe.net.n_params + 2 * D + 2 * K;
-        dsbi_diffusion_free(&probe);
+        size_t need = n_params + 2 * D + 2 * K;
         if (need > data_len / sizeof(float)) {
             dsbi_fail(DSBI_STATUS_ERR_FORMAT,
                       "%s: config implies %zu values but the data section holds %zu bytes (truncated?)",
@@ -443,7 +483,7 @@ static dsbi_model *load_buffer(const char *path, const unsigned char *buf, size_
                       path, j + 1, (double)m->x_mean[j], (double)m->x_std[j]);
             goto fail;
         }
-    for (size_t i = 0; i < m->dm.net.n_params; i++)
+    for (size_t i = 0; i < m->n_params; i++)
         if (!isfinite(m->params[i])) {
             dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: tensor 'params' holds a non-finite value at index %zu",
                       path, i);

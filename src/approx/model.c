@@ -38,6 +38,16 @@ dsbi_model_config dsbi_model_config_default(void) {
         .sigma_data = 1.0f,
         .cosine_shift = 0.0f,
         .seed = 0,
+        .summary = DSBI_SUMMARY_NONE,
+        .set_size = 0,
+        .set_features = 1,
+        .summary_dim = 16,
+        .summary_width = 64,
+        .summary_depth = 2,
+        .summary_heads = 4,
+        .summary_inducing = 8,
+        .summary_pool = DSBI_SUMMARY_POOL_MEAN,
+        .summary_stats = 1,
     };
 }
 
@@ -70,6 +80,8 @@ dsbi_sample_config dsbi_sample_config_default(void) {
         .max_nfe = 0,
         .atol = 0.0f,
         .rtol = 0.0f,
+        .corrector_steps = 1,
+        .snr = 0.08f,
         .seed = 0,
     };
 }
@@ -98,6 +110,30 @@ static int check_config(const dsbi_model_config *c, size_t D, size_t K) {
                          c->time_features);
     if (!(c->sigma_data > 0.0f) || !isfinite(c->fourier_scale) || !isfinite(c->cosine_shift))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "sigma_data must be > 0 and scales finite");
+    return dsbi_summary_check_config(c, K);
+}
+
+/* Builds the diffusion net (conditioned on the summary when there is one)
+ * and the summary net of a config. */
+static int build_nets(const dsbi_model_config *cfg, size_t D, size_t K, dsbi_diffusion *dm,
+                      dsbi_summary_net *sn) {
+    int has = cfg->summary != DSBI_SUMMARY_NONE;
+    memset(sn, 0, sizeof *sn);
+    int st = dsbi_diffusion_build(dm, cfg, D, has ? cfg->summary_dim : K);
+    if (!st && has && (st = dsbi_summary_net_build(sn, cfg, cfg->set_size)))
+        dsbi_diffusion_free(dm);
+    return st;
+}
+
+int dsbi_model_count_params(const dsbi_model_config *cfg, size_t D, size_t K, size_t *n_params) {
+    if (check_config(cfg, D, K)) return DSBI_STATUS_ERR_INVALID;
+    dsbi_diffusion dm;
+    dsbi_summary_net sn;
+    int st = build_nets(cfg, D, K, &dm, &sn);
+    if (st) return st;
+    *n_params = dm.net.n_params + sn.net.n_params;
+    dsbi_diffusion_free(&dm);
+    dsbi_summary_net_free(&sn);
     return DSBI_STATUS_OK;
 }
 
@@ -111,8 +147,9 @@ dsbi_model *dsbi_model_create(const dsbi_model_config *cfg, size_t D, size_t K) 
     m->cfg = *cfg;
     m->D = D;
     m->K = K;
-    if (dsbi_diffusion_build(&m->dm, cfg, D, K)) goto fail;
-    m->params = dsbi_malloc(m->dm.net.n_params, sizeof(float));
+    if (build_nets(cfg, D, K, &m->dm, &m->sn)) goto fail;
+    m->n_params = m->dm.net.n_params + m->sn.net.n_params;
+    m->params = dsbi_malloc(m->n_params, sizeof(float));
     m->theta_mean = dsbi_malloc(2 * D + 2 * K, sizeof(float));
     if (!m->params || !m->theta_mean) goto fail;
     m->theta_std = m->theta_mean + D;
@@ -123,6 +160,7 @@ dsbi_model *dsbi_model_create(const dsbi_model_config *cfg, size_t D, size_t K) 
     dsbi_rng rng;
     dsbi_rng_init(&rng, cfg->seed, RNG_STREAM_INIT);
     dsbi_net_init_params(&m->dm.net, m->params, &rng);
+    if (cfg->summary) dsbi_net_init_params(&m->sn.net, m->params + m->dm.net.n_params, &rng);
     return m;
 fail:
     dsbi_model_free(m);
@@ -138,6 +176,7 @@ static void free_names(char **names, size_t n) {
 void dsbi_model_free(dsbi_model *m) {
     if (!m) return;
     dsbi_diffusion_free(&m->dm);
+    dsbi_summary_net_free(&m->sn);
     free(m->params);
     free(m->theta_mean);
     free(m->hist_train);
@@ -148,7 +187,7 @@ void dsbi_model_free(dsbi_model *m) {
 
 size_t dsbi_model_dim_theta(const dsbi_model *m) { return m->D; }
 size_t dsbi_model_dim_x(const dsbi_model *m) { return m->K; }
-size_t dsbi_model_num_params(const dsbi_model *m) { return m->dm.net.n_params; }
+size_t dsbi_model_num_params(const dsbi_model *m) { return m->n_params; }
 size_t dsbi_model_default_steps(const dsbi_model *m) {
     return m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY ? 2 : 100;
 }
@@ -211,6 +250,141 @@ static void standardize(float *out, const float *in, size_t n, size_t d, const f
         for (size_t j = 0; j < d; j++) out[i * d + j] = (in[i * d + j] - mean[j]) / sd[j];
 }
 
+/* ---------------------------------------------------------------- set data */
+
+/* Checks that every packed row holds a valid member count; names the row. */
+static int check_set_rows(const dsbi_model *m, const float *x, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        if (!dsbi_set_row_count(x + i * m->K, m->cfg.set_size))
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                             "%s row %zu: first x value (member count) is %g, expected an integer "
+                             "in 1..%zu (set rows are packed as [n, members..., zero padding])",
+                             what, i + 1, (double)x[i * m->K], m->cfg.set_size);
+    return DSBI_STATUS_OK;
+}
+
+/* x standardization: per column for flat x; for packed set rows one mean
+ * and sd per feature over all valid members of the n rows, repeated over
+ * the N member slots so that standardize() applies unchanged, with the
+ * count column left as it is (mean 0, sd 1). Padding slots then hold
+ * finite junk, which the masked layers ignore. */
+static void fit_x_standardization(dsbi_model *m, const float *x, size_t n) {
+    if (!m->cfg.summary) {
+        dsbi_fit_standardization(x, n, m->K, m->x_mean, m->x_std);
+        return;
+    }
+    const size_t N = m->cfg.set_size, F = m->cfg.set_features, K = m->K;
+    for (size_t f = 0; f < F; f++) {
+        double s = 0.0, s2 = 0.0, cnt = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            size_t c = dsbi_set_row_count(x + i * K, N);
+            for (size_t j = 0; j < c; j++) s += x[i * K + 1 + j * F + f];
+            cnt += (double)c;
+        }
+        double mu = cnt > 0.0 ? s / cnt : 0.0;
+        for (size_t i = 0; i < n; i++) {
+            size_t c = dsbi_set_row_count(x + i * K, N);
+            for (size_t j = 0; j < c; j++) {
+                double d = x[i * K + 1 + j * F + f] - mu;
+                s2 += d * d;
+            }
+        }
+        double v = cnt > 1.0 ? s2 / (cnt - 1.0) : 0.0;
+        float sd = v > 1e-24 ? (float)sqrt(v) : 1.0f;
+        for (size_t j = 0; j < N; j++) {
+            m->x_mean[1 + j * F + f] = (float)mu;
+            m->x_std[1 + j * F + f] = sd;
+        }
+    }
+    m->x_mean[0] = 0.0f;
+    m->x_std[0] = 1.0f;
+}
+
+/* Workspace of one worker: the diffusion net's, plus for a summary model the
+ * summary net's activations, the member counts and the summaries. */
+typedef struct model_ws {
+    dsbi_diff_ws d;
+    dsbi_ws s;
+    size_t *count;
+    float *cond;
+} model_ws;
+
+static void model_ws_free(model_ws *w) {
+    dsbi_diff_ws_free(&w->d);
+    dsbi_ws_free(&w->s);
+    free(w->count);
+    free(w->cond);
+    memset(w, 0, sizeof *w);
+}
+
+static int model_ws_create(model_ws *w, const dsbi_model *m, size_t B, int train) {
+    memset(w, 0, sizeof *w);
+    int st = dsbi_diff_ws_create(&w->d, &m->dm, B, train);
+    if (!st && m->cfg.summary) {
+        st = dsbi_ws_create(&w->s, &m->sn.net, B, train);
+        w->count = dsbi_malloc(B, sizeof(size_t));
+        w->cond = dsbi_malloc(B, m->cfg.summary_dim * sizeof(float));
+        if (!st && (!w->count || !w->cond)) st = DSBI_STATUS_ERR_NOMEM;
+    }
+    if (st) model_ws_free(w);
+    return st;
+}
+
+/* Summaries (into w->cond, B x S) of B standardized packed rows; the member
+ * counts were checked when the data came in. */
+static void summary_forward(const dsbi_model *m, const float *params, model_ws *w, const float *x,
+                            size_t B) {
+    const dsbi_summary_net *sn = &m->sn;
+    const size_t N = sn->rows, F = sn->F, K = m->K;
+    float *in = dsbi_ws_act(&w->s, &sn->net, sn->in, B);
+    for (size_t i = 0; i < B; i++) {
+        size_t c = dsbi_set_row_count(x + i * K, N);
+        DSBI_ASSERT(c >= 1);
+        w->count[i] = c;
+        memcpy(in + i * N * F, x + i * K + 1, c * F * sizeof(float));
+        memset(in + (i * N + c) * F, 0, (N - c) * F * sizeof(float));
+    }
+    w->s.count = w->count;
+    dsbi_net_forward(&sn->net, params + m->dm.net.n_params, &w->s, B);
+    memcpy(w->cond, dsbi_ws_act(&w->s, &sn->net, sn->out, B), B * sn->S * sizeof(float));
+}
+
+/* The training loss of B rows (see dsbi_diffusion_loss). With a summary net
+ * the two tapes are chained: summary forward, diffusion loss and backward,
+ * whose gradient at the condition input seeds the summary backward, so the
+ * diffusion loss trains the summary net (joint training, cDiff). Two tapes
+ * rather than one because sampling runs the diffusion net alone, on one
+ * summary computed once, and because the summary tape can be rebuilt for an
+ * observation of any size without touching the diffusion tape. */
+static double model_loss(const dsbi_model *m, const float *params, float *grads, model_ws *w,
+                         const float *theta, const float *x, const float *eps, const double *u,
+                         size_t B, size_t B_total) {
+    if (!m->cfg.summary)
+        return dsbi_diffusion_loss(&m->dm, params, grads, &w->d, theta, x, eps, u, B, B_total);
+    summary_forward(m, params, w, x, B);
+    double loss = dsbi_diffusion_loss(&m->dm, params, grads, &w->d, theta, w->cond, eps, u, B,
+                                      B_total);
+    if (grads) {
+        const dsbi_net *sn = &m->sn.net;
+        size_t P = m->dm.net.n_params;
+        dsbi_net_zero_dact(sn, &w->s, B);
+        memcpy(dsbi_ws_dact(&w->s, sn, m->sn.out, B), dsbi_ws_dact(&w->d.ws, &m->dm.net, m->dm.in_x, B),
+               B * m->sn.S * sizeof(float));
+        dsbi_net_backward(sn, params + P, grads + P, &w->s, B);
+    }
+    return loss;
+}
+
+double dsbi_model_loss_eval(const dsbi_model *m, const float *params, float *grads,
+                            const float *theta, const float *x, const float *eps, const double *u,
+                            size_t B) {
+    model_ws w;
+    if (model_ws_create(&w, m, B, grads != NULL)) return NAN;
+    double l = model_loss(m, params, grads, &w, theta, x, eps, u, B, B);
+    model_ws_free(&w);
+    return l;
+}
+
 /* ---------------------------------------------------------------- training */
 
 /* A batch is split into contiguous row blocks, one per worker thread, each
@@ -228,7 +402,7 @@ typedef struct fit_state {
     double best_val;
     size_t best_epoch, since_best;
     int n_workers;
-    dsbi_diff_ws ws[MAX_WORKERS];
+    model_ws ws[MAX_WORKERS];
     float *wgrads;  /* (n_workers - 1) x n_params */
     float *eps;     /* B x D */
     double *u;      /* B */
@@ -244,7 +418,7 @@ typedef struct fit_state {
 
 static void fit_state_free(fit_state *s) {
     free(s->grads);
-    for (int t = 0; t < s->n_workers; t++) dsbi_diff_ws_free(&s->ws[t]);
+    for (int t = 0; t < s->n_workers; t++) model_ws_free(&s->ws[t]);
     if (s->n_workers > 1) openblas_set_num_threads(dsbi_get_threads());
     free(s->wgrads);
     free(s->eps);
@@ -259,7 +433,7 @@ static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *
     s->m = m;
     s->cfg = cfg;
     s->B = cfg->batch_size;
-    s->n_params = m->dm.net.n_params;
+    s->n_params = m->n_params;
     int threads = dsbi_get_threads();
     size_t w = s->B / MIN_ROWS_PER_WORKER;
     s->n_workers = (int)(w < 1 ? 1 : (w < (size_t)threads ? w : (size_t)threads));
@@ -285,7 +459,7 @@ static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *
         s->gptr[t] = t == 0 ? s->grads : s->wgrads + (size_t)(t - 1) * s->n_params;
     size_t rows = (s->B + (size_t)s->n_workers - 1) / (size_t)s->n_workers;
     for (int t = 0; t < s->n_workers; t++)
-        if (dsbi_diff_ws_create(&s->ws[t], &m->dm, t == 0 ? s->B : rows, 1)) goto fail;
+        if (model_ws_create(&s->ws[t], m, t == 0 ? s->B : rows, 1)) goto fail;
     /* the workers run single-threaded BLAS side by side */
     if (s->n_workers > 1) openblas_set_num_threads(1);
     s->total_steps = cfg->epochs * steps_per_epoch;
@@ -318,8 +492,7 @@ static double batch_loss(fit_state *s, const float *params, size_t B) {
     s->n_grads = 1;
     if (T == 1 || B < (size_t)T * MIN_ROWS_PER_WORKER / 2) {
         memset(s->grads, 0, P * sizeof(float));
-        return dsbi_diffusion_loss(&m->dm, params, s->grads, &s->ws[0], s->bt, s->bx, s->eps, s->u,
-                                   B, B);
+        return model_loss(m, params, s->grads, &s->ws[0], s->bt, s->bx, s->eps, s->u, B, B);
     }
     double part[MAX_WORKERS];
     size_t rows = (B + (size_t)T - 1) / (size_t)T;
@@ -329,9 +502,8 @@ static double batch_loss(fit_state *s, const float *params, size_t B) {
         size_t r0 = (size_t)t * rows, r1 = r0 + rows < B ? r0 + rows : B;
         float *g = t == 0 ? s->grads : s->wgrads + (size_t)(t - 1) * P;
         memset(g, 0, P * sizeof(float));
-        part[t] = r1 > r0 ? dsbi_diffusion_loss(&m->dm, params, g, &s->ws[t], s->bt + r0 * D,
-                                                s->bx + r0 * K, s->eps + r0 * D, s->u + r0,
-                                                r1 - r0, B)
+        part[t] = r1 > r0 ? model_loss(m, params, g, &s->ws[t], s->bt + r0 * D, s->bx + r0 * K,
+                                       s->eps + r0 * D, s->u + r0, r1 - r0, B)
                           : 0.0;
     }
     /* the workers' gradients are summed by dsbi_optim_step, fused with the update */
@@ -388,8 +560,8 @@ static double val_loss(fit_state *s, const float *theta, const float *x, size_t 
     for (size_t i = 0; i < n; i += s->B) {
         size_t B = n - i < s->B ? n - i : s->B;
         dsbi_diffusion_draw_noise(&m->dm, &r, B, s->eps, s->u);
-        double l = dsbi_diffusion_loss(&m->dm, s->ema, NULL, &s->ws[0], theta + i * m->D,
-                                       x + i * m->K, s->eps, s->u, B, B);
+        double l = model_loss(m, s->ema, NULL, &s->ws[0], theta + i * m->D, x + i * m->K, s->eps,
+                              s->u, B, B);
         acc += l * (double)B;
         rows += B;
     }
@@ -518,8 +690,8 @@ static int read_checkpoint(dsbi_model *m, fit_state *s, size_t *epochs_done) {
         json_size(j, "seed", &seed) || !cJSON_IsArray(rng) || cJSON_GetArraySize(rng) != 12 ||
         !cJSON_IsNumber(bv) || !cJSON_IsNumber(sp)) {
         st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not a training checkpoint (no valid training state)", path);
-    } else if (ck->D != m->D || ck->K != m->K || ck->dm.net.n_params != s->n_params ||
-               ck->cfg.schedule != m->cfg.schedule || ck->cfg.prediction != m->cfg.prediction ||
+    } else if (ck->D != m->D || ck->K != m->K || ck->n_params != s->n_params ||
+               ck->cfg.summary != m->cfg.summary || ck->cfg.schedule != m->cfg.schedule || ck->cfg.prediction != m->cfg.prediction ||
                ck->cfg.width != m->cfg.width || ck->cfg.depth != m->cfg.depth) {
         st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: checkpoint of a different model configuration", path);
     } else if (epochs != c->epochs || batch != c->batch_size || seed != (size_t)c->seed) {
@@ -653,8 +825,12 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
         memcpy(xx + i * K, X + perm[i] * K, K * sizeof(float));
     }
     free(perm);
+    if (m->cfg.summary && (st = check_set_rows(m, xx, n, "dataset"))) {
+        free(buf);
+        return st;
+    }
     dsbi_fit_standardization(th, n_tr, D, m->theta_mean, m->theta_std);
-    dsbi_fit_standardization(xx, n_tr, K, m->x_mean, m->x_std);
+    fit_x_standardization(m, xx, n_tr);
     standardize(th, th, n, D, m->theta_mean, m->theta_std);
     standardize(xx, xx, n, K, m->x_mean, m->x_std);
 
@@ -693,6 +869,12 @@ static int online_data(void *ctx, size_t e, const float **theta, const float **x
         c->cfg->log(c->cfg->user, msg);
     }
     size_t nn = dsbi_dataset_size(ds);
+    char what[48];
+    snprintf(what, sizeof what, "epoch %zu: simulation", e + 1);
+    if (m->cfg.summary && (st = check_set_rows(m, dsbi_dataset_x(ds), nn, what))) {
+        dsbi_dataset_free(ds);
+        return st;
+    }
     standardize(c->buf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
     standardize(c->buf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
     dsbi_dataset_free(ds);
@@ -719,8 +901,12 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
     size_t dropped = 0;
     if ((st = dsbi_dataset_simulate(sim, n + n_val, cfg->seed ^ 0x5eed, &pilot, &dropped))) return st;
     size_t np = dsbi_dataset_size(pilot);
+    if (m->cfg.summary && (st = check_set_rows(m, dsbi_dataset_x(pilot), np, "pilot simulation"))) {
+        dsbi_dataset_free(pilot);
+        return st;
+    }
     dsbi_fit_standardization(dsbi_dataset_theta(pilot), np, D, m->theta_mean, m->theta_std);
-    dsbi_fit_standardization(dsbi_dataset_x(pilot), np, K, m->x_mean, m->x_std);
+    fit_x_standardization(m, dsbi_dataset_x(pilot), np);
     size_t nv = n_val < np ? n_val : 0;
     float *vbuf = dsbi_malloc(nv ? nv : 1, (D + K) * sizeof(float));
     float *tbuf = dsbi_malloc(n, (D + K) * sizeof(float));
@@ -755,9 +941,11 @@ static void model_denoise(void *ctx, const float *z, double t, size_t B, float *
     dsbi_diffusion_denoise(&c->m->dm, c->m->params, c->ws, z, t, B, xhat);
 }
 
-int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sample_config *cfg,
-                      float *theta, dsbi_sample_stats *stats) {
-    dsbi_clear_error();
+/* Sampling for a flat or packed observation x_obs, or (members != NULL) an
+ * observed set of n_members members. */
+static int sample_impl(dsbi_model *m, const float *x_obs, const float *members, size_t n_members,
+                       size_t n, const dsbi_sample_config *cfg, float *theta,
+                       dsbi_sample_stats *stats) {
     dsbi_sample_config def = dsbi_sample_config_default();
     if (!cfg) cfg = &def;
     if (!dsbi_sampler_lookup(cfg->sampler))
@@ -769,11 +957,11 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                          (double)cfg->stop_time);
     if (!(cfg->eta >= 0.0f && cfg->eta <= 1.0f))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "eta must be in [0, 1]");
-    if ((cfg->sampler == DSBI_SAMPLER_EM || cfg->sampler == DSBI_SAMPLER_SDE_ADAPTIVE) &&
-        m->cfg.schedule == DSBI_SCHEDULE_FLOW)
+    if (dsbi_sampler_lookup(cfg->sampler)->stochastic && m->cfg.schedule == DSBI_SCHEDULE_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
-                         "the SDE samplers need a diffusion schedule; flow-matching models use the "
-                         "ODE samplers (ddim, dpm2m, euler, heun)");
+                         "the SDE samplers (em, sde-adaptive, pc) need a diffusion schedule; "
+                         "flow-matching models use the ODE samplers (ddim, dpm2m, euler, heun, "
+                         "rk45, tsit5)");
     int cm = m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY;
     size_t nfe = cm ? cfg->steps : dsbi_sampler_nfe(cfg);
     if (cm && cfg->steps > 64)
@@ -786,20 +974,33 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
                          "over the budget --max-nfe %zu", dsbi_sampler_name(cfg->sampler),
                          cfg->steps, nfe, cfg->max_nfe);
     const size_t D = m->D, K = m->K;
-    float *xs = dsbi_malloc(K, sizeof(float));
+    float *xs = dsbi_malloc(m->cfg.summary ? m->cfg.summary_dim : K, sizeof(float));
     if (!xs) return DSBI_STATUS_ERR_NOMEM;
-    for (size_t k = 0; k < K; k++) {
+    if (m->cfg.summary) {
+        /* the condition is the summary, computed once for all draws */
+        size_t c = members ? n_members : dsbi_set_row_count(x_obs, m->cfg.set_size);
+        int st = members || c ? dsbi_model_summary(m, members ? members : x_obs + 1, c, xs)
+                              : dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                               "observation: first value (member count) is %g, expected an "
+                               "integer in 1..%zu", (double)x_obs[0], m->cfg.set_size);
+        if (st) {
+            free(xs);
+            return st;
+        }
+    }
+    for (size_t k = 0; k < K && !m->cfg.summary; k++) {
         if (!isfinite(x_obs[k])) {
             free(xs);
             return dsbi_fail(DSBI_STATUS_ERR_INVALID, "observation value %zu is not finite", k + 1);
         }
         xs[k] = (x_obs[k] - m->x_mean[k]) / m->x_std[k];
         if (!(fabsf(xs[k]) < 1e4f)) {
+            double z = fabsf(xs[k]);
             free(xs);
             return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                              "observation value %zu (%g) lies %.3g training sds from the training "
                              "mean: far outside what the model was trained on", k + 1,
-                             (double)x_obs[k], (double)fabsf(xs[k]));
+                             (double)x_obs[k], z);
         }
     }
     double t0 = dsbi_now();
@@ -868,4 +1069,78 @@ int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sa
         stats->seconds = dsbi_now() - t0;
     }
     return status;
+}
+
+int dsbi_model_sample(dsbi_model *m, const float *x_obs, size_t n, const dsbi_sample_config *cfg,
+                      float *theta, dsbi_sample_stats *stats) {
+    dsbi_clear_error();
+    return sample_impl(m, x_obs, NULL, 0, n, cfg, theta, stats);
+}
+
+/* ---------------------------------------------------------------- set models (issue 7) */
+
+dsbi_model *dsbi_model_create_set(const dsbi_model_config *cfg, size_t D, size_t N, size_t F) {
+    dsbi_model_config c = cfg ? *cfg : dsbi_model_config_default();
+    if (c.summary == DSBI_SUMMARY_NONE) c.summary = DSBI_SUMMARY_DEEPSET;
+    c.set_size = N;
+    c.set_features = F;
+    if (N == 0 || F == 0 || N > 1000000 || F > 100000) {
+        dsbi_clear_error();
+        dsbi_fail(DSBI_STATUS_ERR_INVALID, "sets of %zu members x %zu features: need 1..1e6 x 1..1e5",
+                  N, F);
+        return NULL;
+    }
+    return dsbi_model_create(&c, D, DSBI_SET_ROW(N, F));
+}
+
+/* The summary of one set on a tape built for its size: every layer's weights
+ * are independent of the number of members, so sets smaller or larger than
+ * the training N use the same parameter block. */
+int dsbi_model_summary(const dsbi_model *m, const float *members, size_t n_members, float *out) {
+    if (!m || !m->cfg.summary)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "the model has no summary network (it takes flat x rows)");
+    const size_t F = m->cfg.set_features;
+    if (n_members == 0 || n_members > 100000000 / F)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "observed set of %zu members: need 1..%zu", n_members,
+                         100000000 / F);
+    dsbi_summary_net sn;
+    if (dsbi_summary_net_build(&sn, &m->cfg, n_members)) return DSBI_STATUS_ERR_NOMEM;
+    DSBI_ASSERT(sn.net.n_params == m->sn.net.n_params);
+    dsbi_ws ws;
+    int st = dsbi_ws_create(&ws, &sn.net, 1, 0);
+    if (st) {
+        dsbi_summary_net_free(&sn);
+        return st;
+    }
+    float *in = dsbi_ws_act(&ws, &sn.net, sn.in, 1);
+    for (size_t j = 0; j < n_members && !st; j++)
+        for (size_t f = 0; f < F && !st; f++) {
+            float v = members[j * F + f];
+            float z = (v - m->x_mean[1 + f]) / m->x_std[1 + f];
+            if (!isfinite(v))
+                st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "observed set: member %zu, feature %zu is not finite",
+                               j + 1, f + 1);
+            else if (!(fabsf(z) < 1e4f))
+                st = dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                               "observed set: member %zu, feature %zu (%g) lies %.3g training sds "
+                               "from the training mean: far outside what the model was trained on",
+                               j + 1, f + 1, (double)v, (double)fabsf(z));
+            in[j * F + f] = z;
+        }
+    if (!st) {
+        ws.count = &n_members;
+        dsbi_net_forward(&sn.net, m->params + m->dm.net.n_params, &ws, 1);
+        memcpy(out, dsbi_ws_act(&ws, &sn.net, sn.out, 1), sn.S * sizeof(float));
+    }
+    dsbi_ws_free(&ws);
+    dsbi_summary_net_free(&sn);
+    return st;
+}
+
+int dsbi_model_sample_set(dsbi_model *m, const float *members, size_t n_members, size_t n,
+                          const dsbi_sample_config *cfg, float *theta, dsbi_sample_stats *stats) {
+    dsbi_clear_error();
+    if (!m->cfg.summary)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "the model has no summary network: use dsbi_model_sample");
+    return sample_impl(m, NULL, members, n_members, n, cfg, theta, stats);
 }

@@ -6,7 +6,8 @@ static const char *const schedule_names[] = {"edm", "cosine", "edm-ve", "linear"
 static const char *const prediction_names[] = {"F", "noise", "x", "v", "score", "flow"};
 static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood", "flow"};
 static const char *const activation_names[] = {"silu", "gelu", "mish", "tanh", "relu"};
-static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m", "rk45", "sde-adaptive"};
+static const char *const sampler_names[] = {"ddim", "euler", "heun", "em", "dpm2m", "rk45", "sde-adaptive",
+                                             "tsit5", "pc"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -52,8 +53,15 @@ char *dsbi_model_describe(const dsbi_model *m) {
                      dsbi_weighting_name(c->weighting), c->residual ? "residual" : "plain", c->depth,
                      c->width, dsbi_activation_name(c->activation), c->layer_norm ? "on" : "off",
                      c->time_embedding == DSBI_TIME_FOURIER ? "random Fourier" : "sinusoidal",
-                     c->time_features, m->dm.net.n_params, m->trained ? "yes" : "no", m->n_hist);
+                     c->time_features, m->n_params, m->trained ? "yes" : "no", m->n_hist);
     size_t len = (size_t)n;
+    if (c->summary && len < cap - 200)
+        len += (size_t)snprintf(s + len, cap - len,
+                                "  summary network: %s on sets of up to %zu x %zu values -> %zu "
+                                "(width %zu, depth %zu%s)\n",
+                                dsbi_summary_name(c->summary), c->set_size, c->set_features,
+                                c->summary_dim, c->summary_width, c->summary_depth,
+                                c->summary_stats ? ", + mean/ln sd/sqrt n" : "");
     for (size_t j = 0; j < m->D && len < cap - 64; j++)
         len += (size_t)snprintf(s + len, cap - len, "  theta %-12s mean %10.4g  sd %10.4g\n",
                                 m->theta_names ? m->theta_names[j] : "", (double)m->theta_mean[j],

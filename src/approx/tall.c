@@ -367,7 +367,12 @@ static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_
                          "cov_eta in [0, 1]", cfg->cov_draws);
     if (cfg->method == DSBI_TALL_FNPSE && (cfg->langevin_steps == 0 || !(cfg->langevin_tau > 0.0f)))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: fnpse needs langevin_steps >= 1 and tau > 0");
+    if (cfg->method == DSBI_TALL_FNPSE && cfg->n_guide) /* its Langevin path has no guidance */
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: guides are not applied by fnpse; use gauss or jac");
     if (!(cfg->clip >= 0.0f)) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: clip must be >= 0");
+    if (m->cfg.summary) /* the set already is the data: train on sets of the size needed */
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: the model has a summary network; give all observations as one set");
     if (cfg->n_guide && !cfg->guide) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: n_guide > 0 without guides");
     return DSBI_STATUS_OK;
 }

@@ -4,6 +4,8 @@
  * dropped here, and the count is returned so callers can report it. Masked
  * datasets (missing data) impute non-finite x entries with their column's
  * finite mean instead and append one 0/1 mask column per x column.
+ * Simulators flagged thread_safe run in parallel over fixed-size chunks, each
+ * with its own random streams (issue 8: online simulation in parallel).
  */
 #include "internal.h"
 #include <math.h>
@@ -99,8 +101,83 @@ dsbi_dataset *dsbi_dataset_from_arrays_masked(const float *theta, const float *x
     return ds;
 }
 
-/* Simulates n pairs (prior and simulator on streams 11 and 12 of the seed)
- * and builds a plain or masked dataset from them. */
+/* The status of a failed callback, with a message in this thread's last
+ * error: the simulator's own, or a generic one naming the rows. */
+static int callback_failure(const dsbi_simulator *sim, int code, size_t r0, size_t r1) {
+    int st = code > 0 ? DSBI_STATUS_ERR_SIMULATOR : code;
+    if (!dsbi_last_error()[0])
+        dsbi_fail(st, "simulator '%s' reported failure (returned %d) on rows %zu..%zu",
+                  sim->name ? sim->name : "?", code, r0 + 1, r1);
+    return st;
+}
+
+/* Serial path (thread_safe == 0): one prior and one simulate call for all n
+ * rows on the calling thread, prior and simulator on streams 11 and 12 of the
+ * seed. A plugin splits such a call over its own worker processes. */
+static int simulate_serial(const dsbi_simulator *sim, size_t n, uint64_t seed, float *theta,
+                           float *x) {
+    dsbi_rng rp, rs;
+    dsbi_rng_init(&rp, seed, 11);
+    dsbi_rng_init(&rs, seed, 12);
+    int st = sim->prior(sim->ctx, &rp, n, theta);
+    if (st == 0) st = sim->simulate(sim->ctx, &rs, n, theta, x);
+    return st ? callback_failure(sim, st, 0, n) : DSBI_STATUS_OK;
+}
+
+/* Random streams of chunk c: prior 2c, simulator 2c + 1, under a tag in the
+ * upper 32 bits of the stream number that no other stream of the library
+ * uses, so a chunk's numbers depend on (seed, c) only. */
+#define SIM_STREAM_TAG ((uint64_t)0x73696dU << 32)
+
+/* Parallel path (thread_safe == 1): chunks of DSBI_SIM_CHUNK rows, each a
+ * prior call then a simulate call on its own streams, spread over the
+ * library's threads. Which thread runs a chunk does not matter, so the data
+ * are bit-identical for any thread count. On failure the first failing chunk
+ * (lowest index) is reported whatever the timing: chunks are handed out in
+ * increasing order and only chunks after a known failure are skipped, so
+ * every chunk before the first failure runs. */
+static int simulate_chunked(const dsbi_simulator *sim, size_t n, uint64_t seed, float *theta,
+                            float *x) {
+    const size_t D = sim->dim_theta, K = sim->dim_x;
+    const size_t n_chunks = (n + DSBI_SIM_CHUNK - 1) / DSBI_SIM_CHUNK;
+    int threads = dsbi_get_threads();
+    int par = threads > 1 && n_chunks > 1;
+    size_t first_fail = n_chunks; /* chunk index of the first failure so far */
+    int fail_status = DSBI_STATUS_OK;
+    char errbuf[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(par ? threads : 1)
+    for (size_t c = 0; c < n_chunks; c++) {
+        size_t known;
+#pragma omp atomic read
+        known = first_fail;
+        if (c > known) continue;
+        size_t r0 = c * DSBI_SIM_CHUNK, B = n - r0 < DSBI_SIM_CHUNK ? n - r0 : DSBI_SIM_CHUNK;
+        dsbi_rng rp, rs;
+        dsbi_rng_init(&rp, seed, SIM_STREAM_TAG | (2 * (uint64_t)c));
+        dsbi_rng_init(&rs, seed, SIM_STREAM_TAG | (2 * (uint64_t)c + 1));
+        /* the last error is thread-local: clear it so that a message found
+         * after a failed call is this chunk's own */
+        dsbi_clear_error();
+        int st = sim->prior(sim->ctx, &rp, B, theta + r0 * D);
+        if (st == 0) st = sim->simulate(sim->ctx, &rs, B, theta + r0 * D, x + r0 * K);
+        if (st != 0) {
+            st = callback_failure(sim, st, r0, r0 + B);
+#pragma omp critical(dsbi_sim_fail)
+            if (c < first_fail) {
+                snprintf(errbuf, sizeof errbuf, "%s", dsbi_last_error());
+                fail_status = st;
+#pragma omp atomic write
+                first_fail = c;
+            }
+        }
+    }
+    /* restate the worker's message in the calling thread */
+    if (fail_status) return dsbi_fail(fail_status, "%s", errbuf);
+    return DSBI_STATUS_OK;
+}
+
+/* Simulates n pairs (serially or in chunks, see above) and builds a plain or
+ * masked dataset from them. */
 static int simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, int masked,
                     dsbi_dataset **out, size_t *n_imputed, size_t *n_dropped) {
     *out = NULL;
@@ -116,20 +193,11 @@ static int simulate(const dsbi_simulator *sim, size_t n, uint64_t seed, int mask
         free(x);
         return DSBI_STATUS_ERR_NOMEM;
     }
-    /* prior and simulator draw from separate streams of the same seed */
-    dsbi_rng rp, rs;
-    dsbi_rng_init(&rp, seed, 11);
-    dsbi_rng_init(&rs, seed, 12);
-    int st = sim->prior(sim->ctx, &rp, n, theta);
-    if (st == 0) st = sim->simulate(sim->ctx, &rs, n, theta, x);
+    int st = sim->thread_safe ? simulate_chunked(sim, n, seed, theta, x)
+                              : simulate_serial(sim, n, seed, theta, x);
     if (st != 0) {
-        int code = st;
         free(theta);
         free(x);
-        if (st > 0) st = DSBI_STATUS_ERR_SIMULATOR;
-        if (!dsbi_last_error()[0])
-            dsbi_fail(st, "simulator '%s' reported failure (returned %d)", sim->name ? sim->name : "?",
-                      code);
         return st;
     }
     size_t dropped = 0;

@@ -74,6 +74,26 @@ int dsbi_summary_pma(dsbi_net *net, int x, size_t k, size_t dim, size_t heads,
 int dsbi_summary_deepset(dsbi_net *net, int x, size_t width, size_t depth, size_t out_dim,
                          dsbi_activation act);
 
+/* ---------------------------------------------------------------- summary networks of models */
+
+/* A model's summary network on its own tape (src/summary/summary_net.c):
+ * input (B*rows x F, masked by ws->count) -> output (B x cfg->summary_dim).
+ * Its parameter layout depends on the config only, never on `rows`, so one
+ * parameter block serves the training tape (rows = set_size) and a tape
+ * built for an observation of any size. */
+typedef struct dsbi_summary_net {
+    dsbi_net net;
+    int in, out;
+    size_t rows, F, S;
+} dsbi_summary_net;
+
+int dsbi_summary_net_build(dsbi_summary_net *s, const dsbi_model_config *cfg, size_t rows);
+void dsbi_summary_net_free(dsbi_summary_net *s);
+/* Checks the summary fields of a config (message names the field). */
+int dsbi_summary_check_config(const dsbi_model_config *cfg, size_t K);
+/* Valid members of a packed row (first value), or 0 if not an integer in 1..N. */
+size_t dsbi_set_row_count(const float *row, size_t N);
+
 /* ---------------------------------------------------------------- normal-gamma task */
 
 /* Conjugate normal-gamma problem (ALGORITHMS.md 2.7, cDiff 2.5): tau = 1/sigma^2

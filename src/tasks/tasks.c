@@ -132,25 +132,27 @@ static int gm_simulate(void *ctx, dsbi_rng *rng, size_t n, const float *theta, f
 static const char *const ik_theta[] = {"h", "a1", "a2", "a3"};
 static const char *const ik_x[] = {"x1", "x2"};
 
+/* The five simulators here keep no state beyond their arguments, so they are
+ * flagged thread_safe (last field): datasets simulate them in parallel. */
 #define INF INFINITY
 static const dsbi_task_entry e_ik = {
-    {"inverse_kinematics", 4, 2, ik_prior, ik_simulate, NULL, ik_theta, ik_x},
+    {"inverse_kinematics", 4, 2, ik_prior, ik_simulate, NULL, ik_theta, ik_x, 1},
     "4-joint arm reaching a 2-D point (BayesFlow tutorial); prior N(0, diag(.25,.5,.5,.5)^2), no noise",
     ik_log_prior, -INF, INF, DSBI_TRANSFORM_NONE, 0, NULL};
 static const dsbi_task_entry e_gl = {
-    {"gaussian_linear", 10, 10, gl_prior, gl_simulate, NULL, dsbi_param_names, dsbi_data_names},
+    {"gaussian_linear", 10, 10, gl_prior, gl_simulate, NULL, dsbi_param_names, dsbi_data_names, 1},
     "sbibm: theta ~ N(0, 0.1 I_10), x ~ N(theta, 0.1 I_10); posterior N(x/2, 0.05 I)",
     gl_log_prior, -INF, INF, DSBI_TRANSFORM_NONE, 1, NULL};
 static const dsbi_task_entry e_glu = {
-    {"gaussian_linear_uniform", 10, 10, glu_prior, gl_simulate, NULL, dsbi_param_names, dsbi_data_names},
+    {"gaussian_linear_uniform", 10, 10, glu_prior, gl_simulate, NULL, dsbi_param_names, dsbi_data_names, 1},
     "sbibm: theta ~ U(-1,1)^10, x ~ N(theta, 0.1 I_10); truncated Gaussian posterior",
     glu_log_prior, -1, 1, DSBI_TRANSFORM_LOGIT, 1, NULL};
 static const dsbi_task_entry e_gm = {
-    {"gaussian_mixture", 2, 2, gm_prior, gm_simulate, NULL, dsbi_param_names, dsbi_data_names},
+    {"gaussian_mixture", 2, 2, gm_prior, gm_simulate, NULL, dsbi_param_names, dsbi_data_names, 1},
     "sbibm (>= 1.1.0): theta ~ U(-10,10)^2, x ~ N(theta, sigma^2 I), sigma = 1 or 0.1 per simulation",
     gm_log_prior, -10, 10, DSBI_TRANSFORM_LOGIT, 1, NULL};
 static const dsbi_task_entry e_tm = {
-    {"two_moons", 2, 2, tm_prior, tm_simulate, NULL, dsbi_param_names, dsbi_data_names},
+    {"two_moons", 2, 2, tm_prior, tm_simulate, NULL, dsbi_param_names, dsbi_data_names, 1},
     "sbibm: theta ~ U(-1,1)^2, bimodal crescent-shaped posterior",
     tm_log_prior, -1, 1, DSBI_TRANSFORM_LOGIT, 1, NULL};
 
