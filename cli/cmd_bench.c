@@ -42,6 +42,9 @@ static void help(void) {
            "  --json FILE            write the table as JSON\n"
            "  --seed N               seed for simulation, training, sampling [0]\n"
            "  --threads N            BLAS/OpenMP threads [all cores]\n"
+           "  --no-bounds            train on the raw parameters even when the prior is bounded\n"
+           "                         (default: a box prior is learned in logit coordinates, a\n"
+           "                         positive one in log coordinates; see dsbi_model_set_bounds)\n"
            "  --quiet                no progress output and no calibration table\n"
            "  --diagnose DIR         also check the calibration of the model with the same\n"
            "                         sampler on fresh simulations of the task, as 'diffsbi\n"
@@ -247,7 +250,7 @@ static cJSON *diagnose_json(const char *dir, const cli_diag_opts *o, const cli_d
 
 static int bench_accuracy(int argc, char **argv) {
     enum { O_TASK = 1, O_BUDGET, O_OBS, O_LOAD, O_SAVE, O_SAMPLES, O_PROJ, O_REF, O_JSON, O_SEED,
-           O_THREADS, O_QUIET, O_DIAG, O_DIAG_N, O_DIAG_DRAWS };
+           O_THREADS, O_QUIET, O_DIAG, O_DIAG_N, O_DIAG_DRAWS, O_NO_BOUNDS };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},       {"budget", required_argument, 0, O_BUDGET},
         {"observations", required_argument, 0, O_OBS}, {"load", required_argument, 0, O_LOAD},
@@ -256,14 +259,15 @@ static int bench_accuracy(int argc, char **argv) {
         {"json", required_argument, 0, O_JSON},       {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
         {"diagnose", required_argument, 0, O_DIAG},   {"diagnose-n", required_argument, 0, O_DIAG_N},
-        {"diagnose-draws", required_argument, 0, O_DIAG_DRAWS}, {"help", no_argument, 0, 'h'}};
+        {"diagnose-draws", required_argument, 0, O_DIAG_DRAWS}, {"no-bounds", no_argument, 0, O_NO_BOUNDS},
+        {"help", no_argument, 0, 'h'}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 1);
     if (!opts) return 1;
     const char *task = NULL, *load = NULL, *save = NULL, *json = NULL, *obs_spec = "1-10";
     const char *refdir = "../shared/benchmarks/sbibm/", *diag_dir = NULL, *model_opt = NULL;
     size_t budget = 10000, n_samples = 10000, n_proj = 1000, threads = 0;
     uint64_t seed = 0;
-    int quiet = 0, c, idx, rc = 0, use[MAX_OBS + 1];
+    int quiet = 0, no_bounds = 0, c, idx, rc = 0, use[MAX_OBS + 1];
     dsbi_model_config mc = dsbi_model_config_default();
     dsbi_train_config tc = dsbi_train_config_default();
     dsbi_sample_config sc = dsbi_sample_config_default();
@@ -285,6 +289,7 @@ static int bench_accuracy(int argc, char **argv) {
         case O_SEED: if (cli_parse_u64("bench", "--seed", optarg, &seed)) rc = 2; break;
         case O_THREADS: if (cli_parse_size("bench", "--threads", optarg, 1, 1024, &threads)) rc = 2; break;
         case O_QUIET: quiet = 1; break;
+        case O_NO_BOUNDS: no_bounds = 1; break;
         case O_DIAG: diag_dir = optarg; break;
         case O_DIAG_N: if (cli_parse_size("bench", "--diagnose-n", optarg, 2, 10000000, &dopt.n)) rc = 2; break;
         case O_DIAG_DRAWS:
@@ -346,6 +351,28 @@ static int bench_accuracy(int argc, char **argv) {
             return cli_fail_msg("bench");
         }
         dsbi_model_set_names(m, sim.theta_names, sim.x_names);
+        if (!no_bounds && (isfinite(info.lower) || isfinite(info.upper))) {
+            /* the prior's support: the model trains on logit/log coordinates */
+            double *bl = malloc(2 * D * sizeof *bl);
+            if (!bl) {
+                dsbi_dataset_free(ds);
+                dsbi_model_free(m);
+                return cli_fail("bench", DSBI_STATUS_ERR_NOMEM);
+            }
+            for (size_t j = 0; j < D; j++) {
+                bl[j] = info.lower;
+                bl[D + j] = info.upper;
+            }
+            st = dsbi_model_set_bounds(m, bl, bl + D);
+            free(bl);
+            if (st) {
+                dsbi_dataset_free(ds);
+                dsbi_model_free(m);
+                return cli_fail("bench", st);
+            }
+            if (!quiet) fprintf(stderr, "%s: bounded prior: training on %s coordinates\n", task,
+                                isfinite(info.lower) && isfinite(info.upper) ? "logit" : "log");
+        }
         cli_progress prog;
         cli_progress_init(&prog, quiet, "train");
         tc.progress = cli_progress_cb;

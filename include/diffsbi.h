@@ -889,6 +889,20 @@ int dsbi_summary_parse(const char *s);
 
 /* end of summary networks section */
 
+/* ---------------------------------------------------------------- bounded parameters */
+
+/* Declares the prior's support: lower[j] < theta_j < upper[j] (+-INFINITY
+ * leaves a side open; either array may be NULL). Call before fitting. The
+ * network then works on unbounded coordinates (logit for an interval, log for
+ * a half-line), so a posterior cut off by a box prior is learned as a smooth
+ * density, and every draw lies inside. Training rows on or outside the bounds
+ * are dropped and reported through the log callback. The bounds are saved
+ * with the model. Tall-data and guided sampling refuse bounded models. */
+int dsbi_model_set_bounds(dsbi_model *m, const double *lower, const double *upper);
+/* Fills lower/upper (D values each, may be NULL) with the model's bounds
+ * (+-INFINITY when open); returns 1 if the model is bounded, else 0. */
+int dsbi_model_get_bounds(const dsbi_model *m, double *lower, double *upper);
+
 /* ---------------------------------------------------------------- sampling within the prior's support */
 
 /* Posterior draws restricted to lower <= theta <= upper per parameter (either

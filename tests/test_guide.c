@@ -133,3 +133,41 @@ Test(guide, guided_sampling_respects_the_constraint) {
     dsbi_expr_free(e);
     dsbi_model_free(m);
 }
+
+/* Hostile expressions: deep nesting is refused before the recursive parser
+ * can overflow the stack (the CLI segfaulted at ~60,000 '(' before), and a
+ * long expression still names its column, quoting only a window around it,
+ * on one line. */
+Test(guide, deep_nesting_and_long_expressions) {
+    const char *ab[2] = {"a", "b"};
+    size_t depth = 100000, len = 2 * depth + 16;
+    char *src = malloc(len);
+    cr_assert(src);
+    size_t k = 0;
+    for (size_t i = 0; i < depth; i++) src[k++] = '(';
+    src[k++] = 'a';
+    for (size_t i = 0; i < depth; i++) src[k++] = ')';
+    snprintf(src + k, len - k, " >= 0");
+    cr_assert_null(dsbi_expr_parse(src, ab, 2));
+    cr_assert(strstr(dsbi_last_error(), "column 257: expression nested deeper than 256 levels"), "%s",
+              dsbi_last_error());
+    cr_assert_lt(strlen(dsbi_last_error()), 300);
+    /* 200 levels are fine */
+    k = 0;
+    for (size_t i = 0; i < 200; i++) src[k++] = '-';
+    snprintf(src + k, len - k, "a >= 0");
+    dsbi_expr *e = dsbi_expr_parse(src, ab, 2);
+    cr_assert_not_null(e, "%s", dsbi_last_error());
+    dsbi_expr_free(e);
+    /* a 3,000-character expression with an error at its end */
+    k = 0;
+    for (size_t i = 0; i < 1000; i++) k += (size_t)snprintf(src + k, len - k, "a+");
+    snprintf(src + k, len - k, "c >= 0");
+    cr_assert_null(dsbi_expr_parse(src, ab, 2));
+    cr_assert(strstr(dsbi_last_error(), "column 2001: unknown parameter name"), "%s", dsbi_last_error());
+    cr_assert(strstr(dsbi_last_error(), "...a+a+"), "%s", dsbi_last_error());
+    /* control characters are escaped: the message stays on one line */
+    cr_assert_null(dsbi_expr_parse("a +\n$ >= 0", ab, 2));
+    cr_assert_str_eq(dsbi_last_error(), "guide 'a +\\x0a$ >= 0': column 4: expected a number, a name or '('");
+    free(src);
+}

@@ -343,3 +343,86 @@ Test(model, sample_bounded_rejects_outside_the_support) {
     free(b);
     dsbi_model_free(m);
 }
+
+/* ---------------------------------------------------------------- bounded parameters */
+
+/* theta ~ U(0, 1), x = theta + N(0, 0.2^2): the posterior is N(x, 0.04)
+ * truncated to (0, 1), with a hard edge the bounded model must reproduce. */
+static int unif_prior(void *ctx, dsbi_rng *rng, size_t n, float *theta) {
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) theta[i] = (float)dsbi_rng_uniform(rng);
+    return 0;
+}
+static int unif_sim(void *ctx, dsbi_rng *rng, size_t n, const float *theta, float *x) {
+    (void)ctx;
+    for (size_t i = 0; i < n; i++) x[i] = theta[i] + 0.2f * (float)dsbi_rng_normal(rng);
+    return 0;
+}
+
+static double phi(double z) { return exp(-0.5 * z * z) / sqrt(2 * M_PI); }
+static double Phi(double z) { return 0.5 * erfc(-z / sqrt(2.0)); }
+
+Test(model, bounded_model_learns_a_truncated_posterior, .timeout = 300) {
+    dsbi_simulator sim = {.name = "unif1d", .dim_theta = 1, .dim_x = 1, .prior = unif_prior,
+                          .simulate = unif_sim, .thread_safe = 1};
+    dsbi_dataset *ds = NULL;
+    cr_assert_eq(dsbi_dataset_simulate(&sim, 5000, 11, &ds, NULL), 0);
+    dsbi_model_config mc = dsbi_model_config_default();
+    mc.width = 64;
+    mc.depth = 2;
+    dsbi_model *m = dsbi_model_create(&mc, 1, 1);
+    double lo = 0.0, hi = 1.0, glo, ghi;
+    cr_assert_eq(dsbi_model_get_bounds(m, &glo, &ghi), 0);
+    cr_assert(isinf(glo) && isinf(ghi));
+    double bad_hi = -1.0;
+    cr_assert_eq(dsbi_model_set_bounds(m, &lo, &bad_hi), DSBI_STATUS_ERR_INVALID);
+    cr_assert_eq(dsbi_model_set_bounds(m, &lo, &hi), 0);
+    dsbi_train_config tc = dsbi_train_config_default();
+    tc.epochs = 150;
+    cr_assert_eq(dsbi_model_fit(m, ds, &tc), 0, "%s", dsbi_last_error());
+    cr_assert_eq(dsbi_model_set_bounds(m, NULL, NULL), DSBI_STATUS_ERR_INVALID, "bounds after training");
+    /* x_o = 0.95: the edge at 1 cuts the posterior near its mode */
+    const float x = 0.95f;
+    const size_t n = 4000;
+    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
+    dsbi_sample_config sc = dsbi_sample_config_default();
+    cr_assert_eq(dsbi_model_sample(m, &x, n, &sc, a, NULL), 0);
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        cr_assert(a[i] > 0.0f && a[i] < 1.0f, "draw %zu = %g outside (0, 1)", i, a[i]);
+        s += a[i];
+    }
+    double mean = s / n;
+    for (size_t i = 0; i < n; i++) s2 += (a[i] - mean) * (a[i] - mean);
+    double sd = sqrt(s2 / (n - 1));
+    /* truncated normal moments: alpha, beta are the bounds in sds from x */
+    double mu = x, sg = 0.2, al = (0 - mu) / sg, be = (1 - mu) / sg, Z = Phi(be) - Phi(al);
+    double t_mean = mu + sg * (phi(al) - phi(be)) / Z;
+    double t_sd = sg * sqrt(1 + (al * phi(al) - be * phi(be)) / Z - pow((phi(al) - phi(be)) / Z, 2));
+    cr_log_info("bounded 1-D: mean %.4f (truncated normal %.4f), sd %.4f (%.4f)", mean, t_mean, sd, t_sd);
+    /* Monte Carlo error 0.12/sqrt(4000) = 0.002; the tolerance is for the model */
+    cr_assert_float_eq(mean, t_mean, 0.2 * t_sd, "mean %g, truncated-normal %g", mean, t_mean);
+    cr_assert_float_eq(sd / t_sd, 1.0, 0.15, "sd %g, truncated-normal %g", sd, t_sd);
+    /* the bounds travel with the file: same draws after save and load */
+    char path[] = "/tmp/dsbi_bounded_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    close(fd);
+    cr_assert_eq(dsbi_model_save(m, path), 0, "%s", dsbi_last_error());
+    dsbi_model *m2 = dsbi_model_load(path);
+    cr_assert_not_null(m2, "%s", dsbi_last_error());
+    cr_assert_eq(dsbi_model_get_bounds(m2, &glo, &ghi), 1);
+    cr_assert(glo == 0.0 && ghi == 1.0);
+    cr_assert_eq(dsbi_model_sample(m2, &x, n, &sc, b, NULL), 0);
+    cr_assert(!memcmp(a, b, n * sizeof(float)));
+    /* tall and guided sampling would need the transform's Jacobians: refused */
+    dsbi_tall_config tcfg = dsbi_tall_config_default();
+    cr_assert_eq(dsbi_model_sample_tall(m2, &x, 1, 10, &tcfg, b, NULL), DSBI_STATUS_ERR_INVALID);
+    cr_assert(strstr(dsbi_last_error(), "bounded"), "%s", dsbi_last_error());
+    unlink(path);
+    free(a);
+    free(b);
+    dsbi_model_free(m);
+    dsbi_model_free(m2);
+    dsbi_dataset_free(ds);
+}

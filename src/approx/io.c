@@ -110,7 +110,7 @@ int dsbi_model_save_ext(const dsbi_model *m, const char *path, const float *para
     cJSON *root = cJSON_CreateObject(), *meta = cJSON_CreateObject();
     cJSON *cfg = config_json(m);
     int st = DSBI_STATUS_ERR_NOMEM;
-    char *cfg_s = NULL, *hdr = NULL, *tn = NULL, *xn = NULL;
+    char *cfg_s = NULL, *hdr = NULL, *tn = NULL, *xn = NULL, *bn = NULL;
     if (!root || !meta || !cfg) goto done;
     for (size_t i = 0; i < nt; i++) {
         cJSON *e = cJSON_CreateObject();
@@ -154,6 +154,20 @@ int dsbi_model_save_ext(const dsbi_model *m, const char *path, const float *para
         if (!xn) goto done;
         cJSON_AddStringToObject(meta, "x_names", xn);
     }
+    if (m->bound_lo) { /* [[lo, hi], ...] with null for an open side (JSON has no inf) */
+        cJSON *a = cJSON_CreateArray();
+        for (size_t j = 0; a && j < m->D; j++) {
+            cJSON *pr = cJSON_CreateArray();
+            double v[2] = {m->bound_lo[j], m->bound_hi[j]};
+            for (int k = 0; pr && k < 2; k++)
+                cJSON_AddItemToArray(pr, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
+            if (pr) cJSON_AddItemToArray(a, pr);
+        }
+        bn = a ? cJSON_PrintUnformatted(a) : NULL;
+        cJSON_Delete(a);
+        if (!bn) goto done;
+        cJSON_AddStringToObject(meta, "theta_bounds", bn);
+    }
     cJSON_AddItemToObject(root, "__metadata__", meta);
     meta = NULL;
     hdr = cJSON_PrintUnformatted(root);
@@ -178,6 +192,7 @@ done:
     cJSON_free(cfg_s);
     cJSON_free(tn);
     cJSON_free(xn);
+    cJSON_free(bn);
     free(hdr);
     free(hist);
     if (st == DSBI_STATUS_ERR_NOMEM && !dsbi_last_error()[0])
@@ -286,6 +301,40 @@ static int parse_config(const char *path, const char *s, dsbi_model_config *c, s
     }
     cJSON_Delete(j);
     return st;
+}
+
+/* metadata "theta_bounds": D pairs [lo, hi], null = open side, lo < hi */
+static int load_bounds(const char *path, const cJSON *meta, dsbi_model *m) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, "theta_bounds");
+    if (!v) return DSBI_STATUS_OK;
+    cJSON *a = cJSON_IsString(v) ? cJSON_Parse(v->valuestring) : NULL;
+    double *lo = dsbi_malloc(2 * m->D, sizeof(double));
+    int st = DSBI_STATUS_OK;
+    if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) != m->D)
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata 'theta_bounds' is not a list of %zu pairs", path, m->D);
+    else if (!lo)
+        st = DSBI_STATUS_ERR_NOMEM;
+    for (size_t j = 0; !st && j < m->D; j++) {
+        const cJSON *pr = cJSON_GetArrayItem(a, (int)j);
+        const cJSON *e[2] = {cJSON_GetArrayItem(pr, 0), cJSON_GetArrayItem(pr, 1)};
+        if (!cJSON_IsArray(pr) || cJSON_GetArraySize(pr) != 2 || !e[0] || !e[1] ||
+            !(cJSON_IsNull(e[0]) || cJSON_IsNumber(e[0])) || !(cJSON_IsNull(e[1]) || cJSON_IsNumber(e[1]))) {
+            st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata 'theta_bounds': entry %zu is not [lo, hi]", path, j + 1);
+            break;
+        }
+        lo[j] = cJSON_IsNull(e[0]) ? -INFINITY : e[0]->valuedouble;
+        lo[m->D + j] = cJSON_IsNull(e[1]) ? INFINITY : e[1]->valuedouble;
+        if (!(lo[j] < lo[m->D + j]))
+            st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: metadata 'theta_bounds': entry %zu has lo >= hi", path, j + 1);
+    }
+    cJSON_Delete(a);
+    if (st) {
+        free(lo);
+        return st;
+    }
+    m->bound_lo = lo;
+    m->bound_hi = lo + m->D;
+    return DSBI_STATUS_OK;
 }
 
 static int load_names(const char *path, const cJSON *meta, const char *key, size_t n, char ***out) {
@@ -490,7 +539,7 @@ static dsbi_model *load_buffer(const char *path, const unsigned char *buf, size_
             goto fail;
         }
     if (load_names(path, meta, "theta_names", D, &m->theta_names) ||
-        load_names(path, meta, "x_names", K, &m->x_names))
+        load_names(path, meta, "x_names", K, &m->x_names) || load_bounds(path, meta, m))
         goto fail;
     if (state && has_state && !(*state = strdup(st_j->valuestring))) {
         dsbi_fail(DSBI_STATUS_ERR_NOMEM, "out of memory");

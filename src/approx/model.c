@@ -6,6 +6,7 @@
  * on the thread count.
  */
 #include "approx/model.h"
+#include "approx/transform.h"
 #include "sample/sampler.h"
 #include <cJSON.h>
 #include <math.h>
@@ -182,7 +183,72 @@ void dsbi_model_free(dsbi_model *m) {
     free(m->hist_train);
     free_names(m->theta_names, m->D);
     free_names(m->x_names, m->K);
+    free(m->bound_lo);
     free(m);
+}
+
+int dsbi_model_set_bounds(dsbi_model *m, const double *lower, const double *upper) {
+    dsbi_clear_error();
+    if (!m) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "set_bounds: no model");
+    if (m->trained)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "set_bounds: the model is trained; bounds must be set before fitting");
+    size_t D = m->D;
+    for (size_t j = 0; j < D; j++) {
+        double a = lower ? lower[j] : -INFINITY, b = upper ? upper[j] : INFINITY;
+        if (isnan(a) || isnan(b) || !(a < b))
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                             "set_bounds: parameter %zu: lower bound %g is not below upper bound %g",
+                             j + 1, a, b);
+    }
+    free(m->bound_lo);
+    m->bound_lo = m->bound_hi = NULL;
+    if (!dsbi_bounds_active(lower, upper, D)) return DSBI_STATUS_OK;
+    double *lo = dsbi_malloc(2 * D, sizeof(double));
+    if (!lo) return DSBI_STATUS_ERR_NOMEM;
+    for (size_t j = 0; j < D; j++) {
+        lo[j] = lower ? lower[j] : -INFINITY;
+        lo[D + j] = upper ? upper[j] : INFINITY;
+    }
+    m->bound_lo = lo;
+    m->bound_hi = lo + D;
+    return DSBI_STATUS_OK;
+}
+
+int dsbi_model_get_bounds(const dsbi_model *m, double *lower, double *upper) {
+    for (size_t j = 0; j < m->D; j++) {
+        if (lower) lower[j] = m->bound_lo ? m->bound_lo[j] : -INFINITY;
+        if (upper) upper[j] = m->bound_hi ? m->bound_hi[j] : INFINITY;
+    }
+    return m->bound_lo != NULL;
+}
+
+/* Bounded models train on unbounded coordinates: maps the n theta rows in
+ * place and moves rows on or outside the bounds (now NaN) out, keeping theta
+ * and x rows paired. Returns the rows kept. */
+static size_t rows_to_free(const dsbi_model *m, float *th, float *xx, size_t n) {
+    if (!m->bound_lo) return n;
+    size_t D = m->D, K = m->K, w = 0;
+    dsbi_bounds_to_free(m->bound_lo, m->bound_hi, th, n, D);
+    for (size_t i = 0; i < n; i++) {
+        int ok = 1;
+        for (size_t j = 0; j < D; j++) ok &= isfinite(th[i * D + j]) != 0;
+        if (!ok) continue;
+        if (w != i) {
+            memmove(th + w * D, th + i * D, D * sizeof(float));
+            memmove(xx + w * K, xx + i * K, K * sizeof(float));
+        }
+        w++;
+    }
+    return w;
+}
+
+static void log_outside(const dsbi_train_config *cfg, size_t dropped, size_t n, const char *where) {
+    if (!dropped || !cfg->log) return;
+    char msg[200];
+    snprintf(msg, sizeof msg, "warning: %s: dropped %zu of %zu rows with theta on or outside the bounds",
+             where, dropped, n);
+    cfg->log(cfg->user, msg);
 }
 
 size_t dsbi_model_dim_theta(const dsbi_model *m) { return m->D; }
@@ -806,7 +872,6 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
     size_t n_val = (size_t)floor(cfg->val_fraction * (double)n);
     if (n - n_val < 2)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "need at least 2 training rows (have %zu)", n - n_val);
-    size_t n_tr = n - n_val;
     /* split rows at random, then standardize with training statistics */
     float *buf = dsbi_malloc(n, (D + K) * sizeof(float));
     size_t *perm = dsbi_malloc(n, sizeof(size_t));
@@ -829,6 +894,18 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
         free(buf);
         return st;
     }
+    if (m->bound_lo) {
+        size_t kept = rows_to_free(m, th, xx, n);
+        log_outside(cfg, n - kept, n, "dataset");
+        n = kept;
+        n_val = (size_t)floor(cfg->val_fraction * (double)n);
+        if (n < n_val + 2) {
+            free(buf);
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID, "need at least 2 training rows inside the bounds (have %zu)",
+                             n - (n_val < n ? n_val : n));
+        }
+    }
+    size_t n_tr = n - n_val;
     dsbi_fit_standardization(th, n_tr, D, m->theta_mean, m->theta_std);
     fit_x_standardization(m, xx, n_tr);
     standardize(th, th, n, D, m->theta_mean, m->theta_std);
@@ -875,9 +952,22 @@ static int online_data(void *ctx, size_t e, const float **theta, const float **x
         dsbi_dataset_free(ds);
         return st;
     }
-    standardize(c->buf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
-    standardize(c->buf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
-    dsbi_dataset_free(ds);
+    if (m->bound_lo) { /* to unbounded coordinates, dropping rows outside the bounds */
+        float *xb = c->buf + nn * D;
+        memcpy(c->buf, dsbi_dataset_theta(ds), nn * D * sizeof(float));
+        memcpy(xb, dsbi_dataset_x(ds), nn * K * sizeof(float));
+        dsbi_dataset_free(ds);
+        size_t kept = rows_to_free(m, c->buf, xb, nn);
+        log_outside(c->cfg, nn - kept, nn, what);
+        if (kept != nn) memmove(c->buf + kept * D, xb, kept * K * sizeof(float));
+        nn = kept;
+        standardize(c->buf, c->buf, nn, D, m->theta_mean, m->theta_std);
+        standardize(c->buf + nn * D, c->buf + nn * D, nn, K, m->x_mean, m->x_std);
+    } else {
+        standardize(c->buf, dsbi_dataset_theta(ds), nn, D, m->theta_mean, m->theta_std);
+        standardize(c->buf + nn * D, dsbi_dataset_x(ds), nn, K, m->x_mean, m->x_std);
+        dsbi_dataset_free(ds);
+    }
     if (nn < 2) return dsbi_fail(DSBI_STATUS_ERR_SIMULATOR, "epoch %zu: fewer than 2 finite simulations", e + 1);
     *theta = c->buf;
     *x = c->buf + nn * D;
@@ -900,6 +990,21 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
     dsbi_dataset *pilot = NULL;
     size_t dropped = 0;
     if ((st = dsbi_dataset_simulate(sim, n + n_val, cfg->seed ^ 0x5eed, &pilot, &dropped))) return st;
+    if (m->bound_lo) { /* unbounded coordinates; rows outside the bounds are dropped */
+        size_t np0 = dsbi_dataset_size(pilot), out = 0;
+        float *tt = dsbi_malloc(np0, D * sizeof(float));
+        dsbi_dataset *p2 = NULL;
+        if (tt) {
+            memcpy(tt, dsbi_dataset_theta(pilot), np0 * D * sizeof(float));
+            dsbi_bounds_to_free(m->bound_lo, m->bound_hi, tt, np0, D);
+            p2 = dsbi_dataset_from_arrays(tt, dsbi_dataset_x(pilot), np0, D, K, &out);
+            free(tt);
+        }
+        dsbi_dataset_free(pilot);
+        if (!p2) return DSBI_STATUS_ERR_NOMEM;
+        pilot = p2;
+        log_outside(cfg, out, np0, "pilot simulation");
+    }
     size_t np = dsbi_dataset_size(pilot);
     if (m->cfg.summary && (st = check_set_rows(m, dsbi_dataset_x(pilot), np, "pilot simulation"))) {
         dsbi_dataset_free(pilot);
@@ -1050,6 +1155,7 @@ static int sample_impl(dsbi_model *m, const float *x_obs, const float *members, 
                 for (size_t i = 0; i < B; i++)
                     for (size_t d = 0; d < D; d++)
                         theta[(r0 + i) * D + d] = z[i * D + d] * m->theta_std[d] + m->theta_mean[d];
+                if (m->bound_lo) dsbi_bounds_from_free(m->bound_lo, m->bound_hi, theta + r0 * D, B, D);
             }
         } else {
 #pragma omp critical

@@ -23,6 +23,8 @@ struct dsbi_model {
     double *hist_train, *hist_val;
     size_t n_hist;
     char **theta_names, **x_names; /* D / K names or NULL */
+    double *bound_lo, *bound_hi;   /* D each, the prior's support, or NULL: the network
+                                    * works on unbounded coordinates (approx/transform.h) */
 };
 
 /* Extra float tensors stored beside a model (training state of checkpoints). */

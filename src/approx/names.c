@@ -38,7 +38,7 @@ int dsbi_sampler_parse(const char *s) { return parse_of(sampler_names, COUNT(sam
 
 char *dsbi_model_describe(const dsbi_model *m) {
     const dsbi_model_config *c = &m->cfg;
-    size_t cap = 1024 + 32 * (m->D + m->K);
+    size_t cap = 1024 + 96 * (m->D + m->K);
     char *s = dsbi_malloc(cap, 1);
     if (!s) return NULL;
     int n = snprintf(s, cap,
@@ -62,10 +62,18 @@ char *dsbi_model_describe(const dsbi_model *m) {
                                 dsbi_summary_name(c->summary), c->set_size, c->set_features,
                                 c->summary_dim, c->summary_width, c->summary_depth,
                                 c->summary_stats ? ", + mean/ln sd/sqrt n" : "");
-    for (size_t j = 0; j < m->D && len < cap - 64; j++)
-        len += (size_t)snprintf(s + len, cap - len, "  theta %-12s mean %10.4g  sd %10.4g\n",
+    if (m->bound_lo && len < cap - 100)
+        len += (size_t)snprintf(s + len, cap - len,
+                                "  bounded parameters: the network works on logit/log coordinates "
+                                "(mean and sd below are in those)\n");
+    for (size_t j = 0; j < m->D && len < cap - 100; j++) {
+        len += (size_t)snprintf(s + len, cap - len, "  theta %-12s mean %10.4g  sd %10.4g",
                                 m->theta_names ? m->theta_names[j] : "", (double)m->theta_mean[j],
                                 (double)m->theta_std[j]);
+        if (m->bound_lo)
+            len += (size_t)snprintf(s + len, cap - len, "  in (%g, %g)", m->bound_lo[j], m->bound_hi[j]);
+        len += (size_t)snprintf(s + len, cap - len, "\n");
+    }
     if (m->n_hist && len < cap - 64)
         snprintf(s + len, cap - len, "  final loss: train %.4g, validation %.4g\n",
                  m->hist_train[m->n_hist - 1], m->hist_val[m->n_hist - 1]);

@@ -367,6 +367,10 @@ static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_
                          "cov_eta in [0, 1]", cfg->cov_draws);
     if (cfg->method == DSBI_TALL_FNPSE && (cfg->langevin_steps == 0 || !(cfg->langevin_tau > 0.0f)))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: fnpse needs langevin_steps >= 1 and tau > 0");
+    if (m->bound_lo) /* prior scores and guides would need the logit/log Jacobians */
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: the model is bounded (trained on transformed parameters); tall-data and "
+                         "guided sampling need a model trained without bounds");
     if (cfg->method == DSBI_TALL_FNPSE && cfg->n_guide) /* its Langevin path has no guidance */
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: guides are not applied by fnpse; use gauss or jac");
     if (!(cfg->clip >= 0.0f)) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: clip must be >= 0");

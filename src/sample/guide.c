@@ -78,11 +78,35 @@ typedef struct parser {
     size_t n_names;
     dsbi_expr *e;
     int err;
+    size_t nest; /* recursion depth of parse_unary, which every nesting passes through */
 } parser;
+
+/* Deeper nesting is refused: the parser recurses, and tens of thousands of
+ * '(' in a command-line argument would otherwise overflow the stack. */
+#define MAX_NEST 256
+/* The message quotes at most this many characters of the expression around
+ * the column (a long expression would push the column out of the message
+ * buffer), with control characters escaped so the message stays one line. */
+#define QUOTE_MAX 60
 
 static void perr(parser *p, size_t col, const char *what) {
     if (p->err) return;
-    p->err = dsbi_fail(DSBI_STATUS_ERR_INVALID, "guide '%s': column %zu: %s", p->s, col + 1, what);
+    size_t n = strlen(p->s), a = 0, b = n;
+    if (n > QUOTE_MAX) {
+        a = col > QUOTE_MAX / 2 ? col - QUOTE_MAX / 2 : 0;
+        b = a + QUOTE_MAX < n ? a + QUOTE_MAX : n;
+    }
+    char q[4 * QUOTE_MAX + 8];
+    size_t k = 0;
+    if (a > 0) k += (size_t)snprintf(q + k, sizeof q - k, "...");
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = (unsigned char)p->s[i];
+        if (c < 0x20 || c == 0x7f) k += (size_t)snprintf(q + k, sizeof q - k, "\\x%02x", c);
+        else q[k++] = (char)c;
+    }
+    if (b < n) k += (size_t)snprintf(q + k, sizeof q - k, "...");
+    q[k] = '\0';
+    p->err = dsbi_fail(DSBI_STATUS_ERR_INVALID, "guide '%s': column %zu: %s", q, col + 1, what);
 }
 
 static void emit(parser *p, op_kind k, int arg, double v, int stack_change) {
@@ -189,14 +213,21 @@ static void parse_power(parser *p) {
 
 static void parse_unary(parser *p) {
     skip_ws(p);
+    if (p->err) return;
+    if (++p->nest > MAX_NEST) {
+        perr(p, p->pos, "expression nested deeper than 256 levels");
+        p->nest--;
+        return;
+    }
     char c = p->s[p->pos];
     if (c == '-' || c == '+') {
         p->pos++;
         parse_unary(p);
         if (c == '-') emit(p, OP_NEG, 0, 0, 0);
-        return;
+    } else {
+        parse_power(p);
     }
-    parse_power(p);
+    p->nest--;
 }
 
 static void parse_product(parser *p) {
@@ -233,7 +264,7 @@ dsbi_expr *dsbi_expr_parse(const char *src, const char *const *names, size_t dim
     if (!e) return NULL;
     e->dim = dim;
     e->src = strdup(src);
-    parser p = {src, 0, names, names ? dim : 0, e, 0};
+    parser p = {.s = src, .names = names, .n_names = names ? dim : 0, .e = e};
     if (!e->src) p.err = dsbi_fail(DSBI_STATUS_ERR_NOMEM, "guide: out of memory");
     parse_sum(&p);
     skip_ws(&p);
