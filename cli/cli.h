@@ -41,6 +41,10 @@ void cli_progress_init(cli_progress *p, int quiet, const char *label);
 void cli_install_signals(void);
 int cli_interrupted(void);
 
+/* "a:b,a:b,..." with exactly d pairs into a and b (inf/-inf allowed); prints
+ * the error and returns 2 if malformed. */
+int cli_parse_pairs(const char *cmd, const char *opt, const char *s, size_t d, double *a, double *b);
+
 /* Observation: inline "v1,v2,..." or a CSV/NPY file (first row). Fills k values. */
 int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
 

@@ -65,7 +65,6 @@ int cli_sample_tall_wanted(int argc, char **argv); /* cli/sample_tall.c */
 int cli_read_set_obs(const char *cmd, const char *spec, size_t F, float **members, size_t *count); /* cli/sets.c */
 int cmd_sample_tall(int argc, char **argv);
 void cli_sample_tall_help(void);
-int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b);
 
 static void help(void) {
     printf("usage: diffsbi sample --model FILE --obs VALUES|FILE [-n N] [--out FILE] [options]\n\n"
@@ -153,7 +152,7 @@ int cmd_sample(int argc, char **argv) {
         fprintf(stderr, "diffsbi: sample: out of memory\n");
         goto done;
     }
-    if (bounds && (rc = cli_parse_pairs("--bounds", bounds, D, box, box + D))) goto done;
+    if (bounds && (rc = cli_parse_pairs("sample", "--bounds", bounds, D, box, box + D))) goto done;
     dsbi_sample_stats stats;
     double accept = 1.0;
     int st;

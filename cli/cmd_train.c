@@ -3,6 +3,7 @@
  * --impute keeps rows with missing x (mask columns), --dry-run only prints
  * the memory and time a configuration needs. */
 #include "cli.h"
+#include <math.h>
 
 #define CMD_NAME "train"
 #include <stdlib.h>
@@ -29,6 +30,11 @@ static void help(void) {
            "  --impute              keep simulations with missing (NaN/inf) x values: impute the\n"
            "                        column mean and add a 0/1 mask column per x column (the model\n"
            "                        then accepts 'nan' in sample --obs); not with --online\n"
+           "  --bounds LIST         the prior's support as LO:HI per parameter (inf/-inf for an\n"
+           "                        open side): the model learns logit (interval) or log\n"
+           "                        (half-line) coordinates and every draw lies inside; with\n"
+           "                        --task the task's own support is used unless --no-bounds\n"
+           "  --no-bounds           train on the raw parameters even for a bounded task prior\n"
            "  --dry-run             print parameters, memory and a time estimate (5 timed\n"
            "                        steps on random data), then exit without training\n"
            "  --out FILE            model file to write (required)\n"
@@ -205,11 +211,15 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
                       uint64_t seed, int online, int impute, int dry, int quiet, const char *out,
                       const char *plot);
 
+/* --bounds LIST and --no-bounds, read by train_with */
+static const char *train_bounds;
+static int train_no_bounds;
+
 int cmd_train(int argc, char **argv) {
     enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
            O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY,
            O_SUMMARY, O_THETA_FILE, O_ID, O_SET_SIZE, O_SET_FEAT, O_SUM_DIM, O_SUM_WIDTH,
-           O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS };
+           O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS, O_BOUNDS, O_NO_BOUNDS };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
@@ -229,7 +239,8 @@ int cmd_train(int argc, char **argv) {
         {"summary-heads", required_argument, 0, O_SUM_HEADS},
         {"summary-inducing", required_argument, 0, O_SUM_IND},
         {"summary-pool", required_argument, 0, O_SUM_POOL},
-        {"no-summary-stats", no_argument, 0, O_SUM_NOSTATS}};
+        {"no-summary-stats", no_argument, 0, O_SUM_NOSTATS},
+        {"bounds", required_argument, 0, O_BOUNDS}, {"no-bounds", no_argument, 0, O_NO_BOUNDS}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
@@ -283,6 +294,8 @@ int cmd_train(int argc, char **argv) {
             else rc = cli_usage_error("train", "--summary-pool: '%s' is not mean or max", optarg);
             break;
         case O_SUM_NOSTATS: mc.summary_stats = 0; break;
+        case O_BOUNDS: train_bounds = optarg; break;
+        case O_NO_BOUNDS: train_no_bounds = 1; break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -388,6 +401,29 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
         free_names(names, D + K);
         dsbi_dataset_free(ds);
         return cli_fail_msg("train");
+    }
+    /* the prior's support: --bounds, else a built-in task's own (logit for a
+     * box, log for a positive prior) unless --no-bounds */
+    dsbi_task_info tinfo;
+    double *bl = NULL;
+    const char *bounds = train_bounds;
+    if (!train_no_bounds && (bounds || (task && !dsbi_task_info_get(task, &tinfo) &&
+                                  (isfinite(tinfo.lower) || isfinite(tinfo.upper))))) {
+        if (!(bl = malloc(2 * D * sizeof *bl))) rc = cli_fail("train", DSBI_STATUS_ERR_NOMEM);
+        else if (bounds) rc = cli_parse_pairs("train", "--bounds", bounds, D, bl, bl + D);
+        else
+            for (size_t j = 0; j < D; j++) {
+                bl[j] = tinfo.lower;
+                bl[D + j] = tinfo.upper;
+            }
+        if (!rc && (st = dsbi_model_set_bounds(m, bl, bl + D))) rc = cli_fail("train", st);
+        free(bl);
+        if (rc) {
+            free_names(names, D + K);
+            dsbi_dataset_free(ds);
+            dsbi_model_free(m);
+            return rc;
+        }
     }
     if (dry) {
         tc.sims_per_epoch = sims;

@@ -55,8 +55,7 @@ static void help(void) {
 }
 
 /* "a:b,a:b,..." with exactly d pairs (also used by sample --bounds) */
-int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b);
-int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double *b) {
+int cli_parse_pairs(const char *cmd, const char *opt, const char *s, size_t d, double *a, double *b) {
     const char *p = s;
     for (size_t i = 0; i < d; i++) {
         char *end;
@@ -73,7 +72,7 @@ int cli_parse_pairs(const char *opt, const char *s, size_t d, double *a, double 
     }
     if (*p == '\0') return 0;
 bad:
-    fprintf(stderr, "diffsbi: sample: %s: expected %zu pairs A:B separated by commas, got '%s'\n", opt, d, s);
+    fprintf(stderr, "diffsbi: %s: %s: expected %zu pairs A:B separated by commas, got '%s'\n", cmd, opt, d, s);
     return 2;
 }
 
@@ -179,7 +178,7 @@ int cmd_sample_tall(int argc, char **argv) {
         n_obs = 1;
     }
     if (prior_s) {
-        if ((rc = cli_parse_pairs(tc.prior == DSBI_PRIOR_BOX ? "--prior-box" : "--prior-normal", prior_s, D, pa, pa + D)))
+        if ((rc = cli_parse_pairs("sample", tc.prior == DSBI_PRIOR_BOX ? "--prior-box" : "--prior-normal", prior_s, D, pa, pa + D)))
             goto done;
         tc.prior_a = pa;
         tc.prior_b = pa + D;
