@@ -317,6 +317,9 @@ static int bench_accuracy(int argc, char **argv) {
         return cli_usage_error("bench", "--%s is a model/training option; it does not apply to --load %s",
                                model_opt, load);
     if (load && save) return cli_usage_error("bench", "--save goes with training, not with --load");
+    if (load && no_bounds)
+        return cli_usage_error("bench", "--no-bounds goes with training; %s keeps the bounds it was trained with",
+                               load);
     if (threads) dsbi_set_threads((int)threads);
     /* the task's fixed files (slcp_distractors) come from the same folder */
     if (setenv("DSBI_SBIBM_DIR", refdir, 1) != 0) return cli_usage_error("bench", "cannot set DSBI_SBIBM_DIR");

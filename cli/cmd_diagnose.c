@@ -169,6 +169,10 @@ static int write_metrics(const char *path, const run_info *ri, const dsbi_calibr
     cJSON_AddNumberToObject(s, "steps", (double)ri->sc.steps);
     cJSON_AddNumberToObject(s, "eta", ri->sc.eta);
     cJSON_AddNumberToObject(s, "stop_time", ri->sc.stop_time);
+    /* tolerances of the adaptive samplers, 0 = the sampler's default */
+    cJSON_AddNumberToObject(s, "atol", ri->sc.atol);
+    cJSON_AddNumberToObject(s, "rtol", ri->sc.rtol);
+    cJSON_AddNumberToObject(s, "max_nfe", (double)ri->sc.max_nfe);
     cJSON_AddStringToObject(root, "verdict_rule", verdict_rule);
     cJSON_AddStringToObject(root, "nrmse_definition", "RMSE of the posterior mean / sd of the test thetas");
     cJSON *params = cJSON_AddArrayToObject(root, "parameters");
