@@ -246,6 +246,9 @@ typedef struct dsbi_model_config {
     dsbi_summary_pool summary_pool; /* deep set pooling [MEAN] */
     int summary_stats;              /* also feed [mean, ln sd, sqrt n] of the members
                                        (cDiff's DeepSet; sets n apart) [1] */
+    float cfg_dropout;              /* classifier-free guidance: probability in [0, 1) that a
+                                       training row's condition is replaced by a learned null
+                                       condition, 0 = off (see the section at the end) [0] */
 } dsbi_model_config;
 
 dsbi_model_config dsbi_model_config_default(void);
@@ -311,6 +314,9 @@ typedef struct dsbi_sample_config {
     float snr;          /* pc: corrector signal-to-noise ratio r, Langevin step
                            2 r^2 D / mean |score|^2; 0 = the default 0.08 [0.08] */
     uint64_t seed;      /* [0] */
+    float guidance_scale; /* classifier-free guidance scale w >= 0: 1 = plain posterior
+                             sampling, 0 = the learned prior, other values need a model
+                             trained with cfg_dropout > 0 (section at the end) [1] */
 } dsbi_sample_config;
 
 dsbi_sample_config dsbi_sample_config_default(void);
@@ -874,6 +880,8 @@ typedef struct dsbi_sets {
  * end (sbi's convention); a partly non-finite member or a member after the
  * padding is an error naming the set and member. */
 int dsbi_sets_read_npy(const char *path, dsbi_sets *out);
+/* The same from the len bytes of an NPY file in memory; name is used in messages. */
+int dsbi_sets_parse_npy(const char *name, const unsigned char *buf, size_t len, dsbi_sets *out);
 /* Groups a long-form table (one row per member) into sets by the value of
  * column id_col: sets in increasing id, members in file order; theta_cols
  * (D columns, may be 0) must be constant within a set (an error names the
@@ -918,6 +926,37 @@ int dsbi_model_sample_bounded(dsbi_model *m, const float *x_obs, size_t n,
                               const double *upper, float *theta, dsbi_sample_stats *stats,
                               double *acceptance);
 /* end of the support section */
+
+/* ---------------------------------------------------------------- classifier-free guidance (issue 6) */
+
+/* Classifier-free guidance (Ho & Salimans 2022). A model trained with
+ * cfg_dropout = p > 0 sees, for a fraction p of its training rows, a learned
+ * null condition (K values in standardized x space, or summary_dim values
+ * for a summary-network model, trained with the rest of the weights and
+ * saved with them) in place of the row's x. One network then estimates both
+ * the posterior score s(theta | x) and the prior score s(theta). Sampling
+ * with guidance_scale w follows
+ *   s_w = s(theta) + w (s(theta | x) - s(theta)),
+ * the score of p(theta) p(x | theta)^w up to the noise: w = 1 is the
+ * posterior (one network evaluation per step, bit-identical to a model
+ * sampled without guidance), w = 0 the learned prior (one evaluation, the
+ * observation is ignored), w > 1 sharpens the likelihood ("super-
+ * conditioning"), 0 < w < 1 tempers it. Other w cost two evaluations per
+ * step, reported in dsbi_sample_stats.nfe and counted against max_nfe.
+ * Consistency models accept w = 0 and 1 only; w != 1 on a model trained
+ * without dropout fails with DSBI_STATUS_ERR_INVALID. The tall-data
+ * sampler (dsbi_model_sample_tall) does not apply guidance_scale. */
+
+/* n draws from the learned prior of a model trained with cfg_dropout > 0
+ * (dsbi_model_sample with guidance_scale 0; cfg's guidance_scale is
+ * ignored, cfg may be NULL). Bounded models return draws inside the bounds. */
+int dsbi_model_prior_sample(dsbi_model *m, size_t n, const dsbi_sample_config *cfg, float *theta,
+                            dsbi_sample_stats *stats);
+/* 1 if the model was trained (or configured) with condition dropout and so
+ * has a null condition; 0 otherwise. */
+int dsbi_model_has_null_condition(const dsbi_model *m);
+
+/* end of the classifier-free guidance section */
 
 #ifdef __cplusplus
 }

@@ -583,3 +583,14 @@ Test(summary_train, npy_sets_with_nan_padding) {
     unlink(path);
     rmdir(dir);
 }
+
+/* A truncated NPY 2.0 preamble (shorter than its 12-byte fixed part) was read
+ * past its end; now refused with the reader's message, also from memory. */
+Test(summary_train, npy_sets_truncated_preamble_refused) {
+    const unsigned char v2[11] = {0x93, 'N', 'U', 'M', 'P', 'Y', 2, 0, 4, 0, 0};
+    dsbi_sets s;
+    for (size_t len = 0; len <= sizeof v2; len++) {
+        cr_assert_eq(dsbi_sets_parse_npy("short.npy", v2, len, &s), DSBI_STATUS_ERR_FORMAT, "length %zu", len);
+        cr_assert(strstr(dsbi_last_error(), "short.npy: not an NPY file"), "%s", dsbi_last_error());
+    }
+}

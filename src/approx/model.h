@@ -9,7 +9,9 @@
  * the summary net maps the packed set rows (K = 1 + N F values) to S values,
  * the diffusion net is built with K = S and reads them as its condition. One
  * parameter block holds both: the diffusion weights, then the summary
- * weights, so the optimizer, EMA, checkpoints and files see one vector. */
+ * weights, so the optimizer, EMA, checkpoints and files see one vector.
+ * With cfg.cfg_dropout > 0 the block ends with the learned null condition
+ * of classifier-free guidance (dm.K values, see dsbi_model_null_condition). */
 struct dsbi_model {
     dsbi_model_config cfg;
     size_t D, K;
@@ -54,6 +56,17 @@ int dsbi_model_count_params(const dsbi_model_config *cfg, size_t D, size_t K, si
 double dsbi_model_loss_eval(const dsbi_model *m, const float *params, float *grads,
                             const float *theta, const float *x, const float *eps, const double *u,
                             size_t B);
+
+/* Same, with a per-row condition-dropout mask (drop[i] != 0: row i sees the
+ * null condition; drop may be NULL) for gradient checks of the null vector. */
+double dsbi_model_loss_eval_drop(const dsbi_model *m, const float *params, float *grads,
+                                 const float *theta, const float *x, const float *eps,
+                                 const double *u, const unsigned char *drop, size_t B);
+
+/* The learned null condition inside a parameter block (dm.K values: in
+ * standardized x space, or summary space for a summary model); NULL for a
+ * model without condition dropout. */
+const float *dsbi_model_null_condition(const dsbi_model *m, const float *params);
 
 /* Fits mean and sd per column of n x d rows (sd floor 1e-12 -> 1). */
 void dsbi_fit_standardization(const float *a, size_t n, size_t d, float *mean, float *sd);

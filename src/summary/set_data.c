@@ -57,8 +57,7 @@ static int npy_shape(const char *path, const char *hdr, size_t *dims, size_t *nd
     return DSBI_STATUS_OK;
 }
 
-/* Reads the file, rewrites a 3-D header as the 2-D (n, N F) one and lets
- * the table parser check dtype, order and size. */
+/* Reads the whole file and parses it with dsbi_sets_parse_npy. */
 int dsbi_sets_read_npy(const char *path, dsbi_sets *out) {
     dsbi_clear_error();
     memset(out, 0, sizeof *out);
@@ -77,10 +76,17 @@ int dsbi_sets_read_npy(const char *path, dsbi_sets *out) {
     }
     size_t got = fread(buf, 1, len, f);
     fclose(f);
-    if (got != len) {
-        free(buf);
-        return dsbi_fail(DSBI_STATUS_ERR_IO, "%s: read error", path);
-    }
+    int s = got != len ? dsbi_fail(DSBI_STATUS_ERR_IO, "%s: read error", path)
+                       : dsbi_sets_parse_npy(path, buf, len, out);
+    free(buf);
+    return s;
+}
+
+/* Rewrites a 3-D header as the 2-D (n, N F) one and lets the table parser
+ * check dtype, order and size: one NPY reader to harden, not two. */
+int dsbi_sets_parse_npy(const char *path, const unsigned char *buf, size_t len, dsbi_sets *out) {
+    dsbi_clear_error();
+    memset(out, 0, sizeof *out);
     size_t hoff = 0, hlen = 0;
     if (len >= 10 && !memcmp(buf, "\x93NUMPY", 6)) {
         hoff = buf[6] == 1 ? 10 : 12;
@@ -89,8 +95,7 @@ int dsbi_sets_read_npy(const char *path, dsbi_sets *out) {
                                               (size_t)buf[11] << 24
                                         : len);
     }
-    if (hoff == 0 || hlen > 65536 || hlen > len - hoff) {
-        free(buf);
+    if (hoff == 0 || hoff > len || hlen > 65536 || hlen > len - hoff) {
         return dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: not an NPY file (bad magic or header)", path);
     }
     char hdr[65537];
@@ -105,10 +110,7 @@ int dsbi_sets_read_npy(const char *path, dsbi_sets *out) {
     if (!s && (dims[1] == 0 || dims[2] == 0 || dims[1] > 1000000 || dims[2] > 100000))
         s = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: %zu members x %zu features per set is out of range",
                       path, dims[1], dims[2]);
-    if (s) {
-        free(buf);
-        return s;
-    }
+    if (s) return s;
     const size_t n = dims[0], N = dims[1], F = dims[2];
     /* the same header with the shape (n, N F), as NPY 1.0 */
     char h2[65600];
@@ -130,13 +132,9 @@ int dsbi_sets_read_npy(const char *path, dsbi_sets *out) {
     h2[9] = (char)(h2len >> 8);
     size_t data = len - hoff - hlen, total = 10 + h2len + data;
     unsigned char *nb = dsbi_malloc(total, 1);
-    if (!nb) {
-        free(buf);
-        return DSBI_STATUS_ERR_NOMEM;
-    }
+    if (!nb) return DSBI_STATUS_ERR_NOMEM;
     memcpy(nb, h2, 10 + h2len);
     memcpy(nb + 10 + h2len, buf + hoff + hlen, data);
-    free(buf);
     char name[4096];
     snprintf(name, sizeof name, "%s", path);
     size_t nl = strlen(name);
