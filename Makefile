@@ -36,7 +36,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy bench-design examples install clean deps plugins fuzz fuzz-build
+.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy bench-design bench-tall examples install clean deps plugins fuzz fuzz-build
 all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
 
 deps:
@@ -93,6 +93,16 @@ bench-accuracy: $(BUILD)/diffsbi
 #   make bench-design TASKS=two_moons OBS=1 BUDGET=1000 SAMPLES=500 EPOCHS=20
 bench-design: $(BUILD)/diffsbi
 	sh bench/design.sh
+
+$(BUILD)/bench_tall: bench/bench_tall.c $(BUILD)/libdiffsbi.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdiffsbi.a $(LDLIBS)
+
+# Tall data: GAUSS vs JAC vs F-NPSE, sliced Wasserstein and time against n on
+# the exact Gaussian toy and a learned gaussian_linear model (~15 min on one
+# core; FAST=1 for a ~1-2 min run; BENCH_TALL_ARGS for more options, see
+# build/bench_tall --help). Not part of test.
+bench-tall: $(BUILD)/bench_tall
+	nice -n 5 $(BUILD)/bench_tall $(if $(FAST),--fast) $(BENCH_TALL_ARGS)
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 examples: $(EXAMPLES)

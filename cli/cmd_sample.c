@@ -86,6 +86,11 @@ static void help(void) {
            "  --seed N              seed [0]\n"
            "  --threads N           threads [all cores]\n"
            "  --quiet               no summary\n"
+           "  --guidance-scale W    classifier-free guidance for a model trained with\n"
+           "                        --cfg-dropout: score = s(theta) + W (s(theta|x) - s(theta));\n"
+           "                        1 = posterior, 0 = the learned prior (--obs may be left\n"
+           "                        out), > 1 sharpens the likelihood; W other than 0 and 1\n"
+           "                        costs two network evaluations per step [1]\n"
            CLI_SAMPLE_OPTS_HELP
            "\nSeveral i.i.d. observations of one theta (the rows of --obs FILE), and\n"
            "constraints on the draws (see `diffsbi sample --tall gauss --help`):\n");
@@ -97,13 +102,14 @@ static void help(void) {
 int cmd_sample(int argc, char **argv) {
     /* several observations or constraints: cli/sample_tall.c */
     if (cli_sample_tall_wanted(argc, argv)) return cmd_sample_tall(argc, argv);
-    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_PLOT, O_BOUNDS };
+    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_PLOT, O_BOUNDS, O_GUIDANCE };
     static const struct option own[] = {
         {"model", required_argument, 0, O_MODEL}, {"obs", required_argument, 0, O_OBS},
         {"num", required_argument, 0, 'n'},       {"out", required_argument, 0, 'o'},
         {"seed", required_argument, 0, O_SEED},   {"threads", required_argument, 0, O_THREADS},
         {"quiet", no_argument, 0, O_QUIET},       {"plot", required_argument, 0, O_PLOT},
-        {"bounds", required_argument, 0, O_BOUNDS}, {"help", no_argument, 0, 'h'}};
+        {"bounds", required_argument, 0, O_BOUNDS}, {"help", no_argument, 0, 'h'},
+        {"guidance-scale", required_argument, 0, O_GUIDANCE}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 0, 1);
     if (!opts) return 1;
     const char *model = NULL, *obs = NULL, *out = NULL, *plot = NULL, *bounds = NULL;
@@ -123,6 +129,7 @@ int cmd_sample(int argc, char **argv) {
         case O_QUIET: quiet = 1; break;
         case O_PLOT: plot = optarg; break;
         case O_BOUNDS: bounds = optarg; break;
+        case O_GUIDANCE: if (cli_parse_float("sample", "--guidance-scale", optarg, 0.0, 1000.0, &sc.guidance_scale)) rc = 2; break;
         case 'h': help(); free(opts); return 0;
         default:
             if (c >= CLI_SOPT_BASE) {
@@ -137,7 +144,9 @@ int cmd_sample(int argc, char **argv) {
         }
     }
     free(opts);
-    if (!model || !obs) return cli_usage_error("sample", "--model and --obs are required");
+    /* guidance scale 0 samples the learned prior: no observation needed */
+    if (!model || (!obs && sc.guidance_scale != 0.0f))
+        return cli_usage_error("sample", "--model and --obs are required (--obs may be left out with --guidance-scale 0)");
     if (threads) dsbi_set_threads((int)threads);
     dsbi_model *m = dsbi_model_load(model);
     if (!m) return cli_fail_msg("sample");
@@ -156,6 +165,14 @@ int cmd_sample(int argc, char **argv) {
     dsbi_sample_stats stats;
     double accept = 1.0;
     int st;
+    if (!obs) { /* --guidance-scale 0 without an observation: the learned prior */
+        if (box) {
+            rc = cli_usage_error("sample", "--bounds is not available when sampling the prior (no --obs)");
+            goto done;
+        }
+        st = dsbi_model_prior_sample(m, n, &sc, theta, &stats);
+        goto sampled;
+    }
     if (dsbi_model_get_config(m).summary) { /* a set model: the rows of --obs are members */
         float *mem = NULL;
         size_t cnt = 0;

@@ -35,6 +35,10 @@ static void help(void) {
            "                        (half-line) coordinates and every draw lies inside; with\n"
            "                        --task the task's own support is used unless --no-bounds\n"
            "  --no-bounds           train on the raw parameters even for a bounded task prior\n"
+           "  --cfg-dropout P       classifier-free guidance: replace each training row's x by a\n"
+           "                        learned null condition with probability P in [0,1) (0.1-0.2\n"
+           "                        is usual), so the model also learns the prior score; then\n"
+           "                        sample --guidance-scale W works [0 = off]\n"
            "  --dry-run             print parameters, memory and a time estimate (5 timed\n"
            "                        steps on random data), then exit without training\n"
            "  --out FILE            model file to write (required)\n"
@@ -219,7 +223,8 @@ int cmd_train(int argc, char **argv) {
     enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
            O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY,
            O_SUMMARY, O_THETA_FILE, O_ID, O_SET_SIZE, O_SET_FEAT, O_SUM_DIM, O_SUM_WIDTH,
-           O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS, O_BOUNDS, O_NO_BOUNDS };
+           O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS, O_BOUNDS, O_NO_BOUNDS,
+           O_CFG_DROPOUT };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
@@ -240,7 +245,8 @@ int cmd_train(int argc, char **argv) {
         {"summary-inducing", required_argument, 0, O_SUM_IND},
         {"summary-pool", required_argument, 0, O_SUM_POOL},
         {"no-summary-stats", no_argument, 0, O_SUM_NOSTATS},
-        {"bounds", required_argument, 0, O_BOUNDS}, {"no-bounds", no_argument, 0, O_NO_BOUNDS}};
+        {"bounds", required_argument, 0, O_BOUNDS}, {"no-bounds", no_argument, 0, O_NO_BOUNDS},
+        {"cfg-dropout", required_argument, 0, O_CFG_DROPOUT}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
@@ -296,6 +302,7 @@ int cmd_train(int argc, char **argv) {
         case O_SUM_NOSTATS: mc.summary_stats = 0; break;
         case O_BOUNDS: train_bounds = optarg; break;
         case O_NO_BOUNDS: train_no_bounds = 1; break;
+        case O_CFG_DROPOUT: if (cli_parse_float("train", "--cfg-dropout", optarg, 0.0, 0.99, &mc.cfg_dropout)) rc = 2; break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:

@@ -77,6 +77,9 @@ static cJSON *config_json(const dsbi_model *m) {
                                 c->summary_pool == DSBI_SUMMARY_POOL_MAX ? "max" : "mean");
         cJSON_AddBoolToObject(j, "summary_stats", c->summary_stats);
     }
+    /* classifier-free guidance: likewise only when on (the null condition
+       is then the last dm.K values of "params") */
+    if (c->cfg_dropout > 0.0f) cJSON_AddNumberToObject(j, "cfg_dropout", c->cfg_dropout);
     return j;
 }
 
@@ -261,6 +264,17 @@ static int parse_summary(const char *path, const cJSON *j, dsbi_model_config *c)
     return DSBI_STATUS_OK;
 }
 
+/* "cfg_dropout" in [0, 1); absent (0) in files of models trained without
+ * condition dropout and of versions before it. */
+static int parse_cfg_dropout(const char *path, const cJSON *j, dsbi_model_config *c) {
+    if (!cJSON_GetObjectItemCaseSensitive(j, "cfg_dropout")) return DSBI_STATUS_OK;
+    int st = get_float(path, j, "cfg_dropout", &c->cfg_dropout);
+    if (!st && !(c->cfg_dropout >= 0.0f && c->cfg_dropout < 1.0f))
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field 'cfg_dropout' is %g, outside [0, 1)",
+                       path, (double)c->cfg_dropout);
+    return st;
+}
+
 static int parse_config(const char *path, const char *s, dsbi_model_config *c, size_t *D,
                         size_t *K, int *trained) {
     cJSON *j = cJSON_Parse(s);
@@ -285,7 +299,7 @@ static int parse_config(const char *path, const char *s, dsbi_model_config *c, s
                !(st = get_float(path, j, "fourier_scale", &c->fourier_scale)) &&
                !(st = get_float(path, j, "sigma_data", &c->sigma_data)) &&
                !(st = get_float(path, j, "cosine_shift", &c->cosine_shift)) &&
-               !(st = parse_summary(path, j, c))) {
+               !(st = parse_summary(path, j, c)) && !(st = parse_cfg_dropout(path, j, c))) {
         c->schedule = (dsbi_schedule)e[0];
         c->prediction = (dsbi_prediction)e[1];
         c->weighting = (dsbi_weighting)e[2];

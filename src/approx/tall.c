@@ -244,32 +244,20 @@ static void tall_denoise(void *ctx, const float *z, double t, size_t B, float *x
                          xhat, B);
 }
 
-/* Annealed Langevin on the F-NPSE score (ALGORITHMS.md 1.7): K levels t_k =
- * 1 - k/K, gamma = abar(t_k)/abar(t_k+1) with abar = alpha^2/(alpha^2 +
- * sigma^2) (the VP-equivalent, = alpha^2 for VP schedules), step
- * delta = tau (1 - gamma)/sqrt(gamma) (alpha^2 + sigma^2), L steps per level;
- * the draw is z/alpha at the last level (sigma there ~1e-4 for EDM). */
+/* Annealed Langevin on the F-NPSE score (ALGORITHMS.md 1.7), through the
+ * generic driver of compose.c; composed_score already writes into c->score,
+ * the buffer the driver hands back. */
+static void langevin_score(void *ctx, const float *z, double t, size_t B, double *score) {
+    tall_ctx *c = ctx;
+    composed_score(c, z, t, B);
+    if (score != c->score) memcpy(score, c->score, B * c->sh->m->D * sizeof(double));
+}
+
 static void langevin(tall_ctx *c, float *z, size_t B, dsbi_rng *rng) {
     const dsbi_model *m = c->sh->m;
     const dsbi_tall_config *cfg = c->sh->cfg;
-    const dsbi_sched *s = &m->dm.sched;
-    const size_t D = m->D, K = cfg->sample.steps;
-    double alpha = 1.0, sigma = 1.0;
-    for (size_t k = 0; k < K; k++) {
-        double t = 1.0 - (double)k / (double)K, tn = 1.0 - (double)(k + 1) / (double)K, a2, s2;
-        dsbi_sched_alpha_sigma(s, dsbi_sched_lambda(s, t), &alpha, &sigma);
-        dsbi_sched_alpha_sigma(s, dsbi_sched_lambda(s, tn), &a2, &s2);
-        double ab = alpha * alpha / (alpha * alpha + sigma * sigma), ab2 = a2 * a2 / (a2 * a2 + s2 * s2);
-        double gamma = ab / ab2;
-        double delta = cfg->langevin_tau * (1.0 - gamma) / sqrt(gamma) * (alpha * alpha + sigma * sigma);
-        float noise = (float)sqrt(2.0 * delta);
-        for (size_t l = 0; l < cfg->langevin_steps; l++) {
-            composed_score(c, z, t, B);
-            for (size_t i = 0; i < B * D; i++)
-                z[i] = (float)(z[i] + delta * c->score[i]) + noise * (float)dsbi_rng_normal(rng);
-        }
-    }
-    for (size_t i = 0; i < B * D; i++) z[i] = (float)(z[i] / alpha);
+    dsbi_annealed_langevin(&m->dm.sched, cfg->sample.steps, cfg->langevin_steps, cfg->langevin_tau,
+                           langevin_score, c, z, B, m->D, c->score, rng);
 }
 
 /* ---------------------------------------------------------------- GAUSS covariances */

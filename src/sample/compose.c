@@ -142,3 +142,25 @@ void dsbi_fnpse_score(size_t D, size_t n, const double *s, const double *s_prior
         score[i] = acc;
     }
 }
+
+/* ---------------------------------------------------------------- annealed Langevin */
+
+void dsbi_annealed_langevin(const dsbi_sched *s, size_t K, size_t L, double tau, dsbi_score_fn fn,
+                            void *ctx, float *z, size_t B, size_t D, double *score, dsbi_rng *rng) {
+    double alpha = 1.0, sigma = 1.0;
+    for (size_t k = 0; k < K; k++) {
+        double t = 1.0 - (double)k / (double)K, tn = 1.0 - (double)(k + 1) / (double)K, a2, s2;
+        dsbi_sched_alpha_sigma(s, dsbi_sched_lambda(s, t), &alpha, &sigma);
+        dsbi_sched_alpha_sigma(s, dsbi_sched_lambda(s, tn), &a2, &s2);
+        double ab = alpha * alpha / (alpha * alpha + sigma * sigma), ab2 = a2 * a2 / (a2 * a2 + s2 * s2);
+        double gamma = ab / ab2;
+        double delta = tau * (1.0 - gamma) / sqrt(gamma) * (alpha * alpha + sigma * sigma);
+        float noise = (float)sqrt(2.0 * delta);
+        for (size_t l = 0; l < L; l++) {
+            fn(ctx, z, t, B, score);
+            for (size_t i = 0; i < B * D; i++)
+                z[i] = (float)(z[i] + delta * score[i]) + noise * (float)dsbi_rng_normal(rng);
+        }
+    }
+    for (size_t i = 0; i < B * D; i++) z[i] = (float)(z[i] / alpha);
+}

@@ -11,6 +11,7 @@
 #define DSBI_COMPOSE_H
 
 #include "internal.h"
+#include "gen/diffusion.h"
 
 /* ---------------------------------------------------------------- small dense linear algebra */
 
@@ -64,5 +65,22 @@ int dsbi_compose_score(size_t D, size_t n, const double *P, const double *s,
                        const double *P_prior, const double *s_prior, double *score, double *work);
 /* F-NPSE: score = sum_j s_j + (1 - n) s_prior. */
 void dsbi_fnpse_score(size_t D, size_t n, const double *s, const double *s_prior, double *score);
+
+/* ---------------------------------------------------------------- annealed Langevin */
+
+/* A score field: writes the score at (z, t) of B states (B x D) into score
+ * (B x D doubles, the buffer given to dsbi_annealed_langevin). */
+typedef void (*dsbi_score_fn)(void *ctx, const float *z, double t, size_t B, double *score);
+
+/* Annealed Langevin as F-NPSE runs it (ALGORITHMS.md 1.7), on the schedule s:
+ * K levels t_k = 1 - k/K; gamma = abar(t_k)/abar(t_{k+1}) with
+ * abar = alpha^2/(alpha^2 + sigma^2) (= alpha^2 for VP schedules); step
+ * delta = tau (1 - gamma)/sqrt(gamma) (alpha^2 + sigma^2); L steps
+ * z <- z + delta score(z, t_k) + sqrt(2 delta) N(0, I) per level; finally
+ * z <- z / alpha(t_{K-1}) (sigma there is tiny). z: B x D, in place; score:
+ * B x D doubles handed to fn. Lives here (not in tall.c) so that any score,
+ * e.g. an exact one in a benchmark, runs through the same schedule. */
+void dsbi_annealed_langevin(const dsbi_sched *s, size_t K, size_t L, double tau, dsbi_score_fn fn,
+                            void *ctx, float *z, size_t B, size_t D, double *score, dsbi_rng *rng);
 
 #endif
