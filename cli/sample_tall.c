@@ -23,7 +23,12 @@ int cli_sample_tall_wanted(int argc, char **argv) {
 /* the options of this mode, also listed by `diffsbi sample --help` */
 #define TALL_OPTS_HELP                                                                           \
     "  --tall METHOD         gauss (covariances from per-observation draws) | jac\n"            \
-    "                        (network Jacobians) | fnpse (sum of scores, Langevin) [gauss]\n"  \
+    "                        (network Jacobians) | fnpse (sum of scores, Langevin) | pf\n"     \
+    "                        (PF-NPSE: a set model scores groups of rows, composed as\n"      \
+    "                        fnpse) [gauss]. With a set model (train --summary deepset)\n"   \
+    "                        the rows of --obs are members, split into groups of at most\n"  \
+    "                        --group-size rows whose scores every method composes\n"        \
+    "  --group-size N        set model: most members per group [the model's set size]\n"     \
     "  --prior-normal LIST   the prior as MEAN:SD per parameter (required for n > 1)\n"         \
     "  --prior-box LIST      the prior as LO:HI per parameter\n"                                \
     "  --guide EXPR          constraint on the draws, e.g. \"sin(a1) >= 0\" (+ - * / ^,\n"      \
@@ -37,7 +42,7 @@ void cli_sample_tall_help(void);
 void cli_sample_tall_help(void) { fputs(TALL_OPTS_HELP, stdout); }
 
 static void help(void) {
-    printf("usage: diffsbi sample --model FILE --obs FILE --tall gauss|jac|fnpse\n"
+    printf("usage: diffsbi sample --model FILE --obs FILE --tall gauss|jac|fnpse|pf\n"
            "                      (--prior-normal MEAN:SD,... | --prior-box LO:HI,...) [options]\n"
            "       diffsbi sample --model FILE --obs VALUES|FILE --guide EXPR [options]\n\n"
            "Draws N samples of theta ~ p(theta | x_1..x_n) for the n rows of --obs\n"
@@ -77,7 +82,7 @@ bad:
 }
 
 int cmd_sample_tall(int argc, char **argv) {
-    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_TALL, O_PN, O_PB, O_GUIDE, O_GS, O_COV, O_CLIP, O_PLOT };
+    enum { O_MODEL = 1, O_OBS, O_SEED, O_THREADS, O_QUIET, O_TALL, O_PN, O_PB, O_GUIDE, O_GS, O_COV, O_CLIP, O_PLOT, O_GROUP };
     static const struct option own[] = {
         {"model", required_argument, 0, O_MODEL}, {"obs", required_argument, 0, O_OBS},
         {"num", required_argument, 0, 'n'},       {"out", required_argument, 0, 'o'},
@@ -86,7 +91,8 @@ int cmd_sample_tall(int argc, char **argv) {
         {"prior-normal", required_argument, 0, O_PN}, {"prior-box", required_argument, 0, O_PB},
         {"guide", required_argument, 0, O_GUIDE}, {"guide-strength", required_argument, 0, O_GS},
         {"cov-draws", required_argument, 0, O_COV}, {"clip", required_argument, 0, O_CLIP},
-        {"plot", required_argument, 0, O_PLOT},   {"help", no_argument, 0, 'h'}};
+        {"plot", required_argument, 0, O_PLOT},   {"help", no_argument, 0, 'h'},
+        {"group-size", required_argument, 0, O_GROUP}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 0, 1);
     if (!opts) return 1;
     const char *model = NULL, *obs = NULL, *out = NULL, *plot = NULL, *prior_s = NULL, *guides[32];
@@ -109,7 +115,8 @@ int cmd_sample_tall(int argc, char **argv) {
             if (!strcmp(optarg, "gauss")) tc.method = DSBI_TALL_GAUSS;
             else if (!strcmp(optarg, "jac")) tc.method = DSBI_TALL_JAC;
             else if (!strcmp(optarg, "fnpse")) tc.method = DSBI_TALL_FNPSE;
-            else rc = cli_usage_error("sample", "--tall: unknown method '%s' (gauss, jac, fnpse)", optarg);
+            else if (!strcmp(optarg, "pf")) tc.method = DSBI_TALL_PF;
+            else rc = cli_usage_error("sample", "--tall: unknown method '%s' (gauss, jac, fnpse, pf)", optarg);
             break;
         case O_PN: prior_s = optarg; tc.prior = DSBI_PRIOR_NORMAL; break;
         case O_PB: prior_s = optarg; tc.prior = DSBI_PRIOR_BOX; break;
@@ -121,6 +128,7 @@ int cmd_sample_tall(int argc, char **argv) {
         case O_COV: if (cli_parse_size("sample", "--cov-draws", optarg, 3, 10000000, &tc.cov_draws)) rc = 2; break;
         case O_CLIP: if (cli_parse_float("sample", "--clip", optarg, 0, 1e6, &tc.clip)) rc = 2; break;
         case O_PLOT: plot = optarg; break;
+        case O_GROUP: if (cli_parse_size("sample", "--group-size", optarg, 1, 1000000, &tc.group_size)) rc = 2; break;
         case 'h': help(); free(opts); return 0;
         default:
             if (c >= CLI_SOPT_BASE) {
@@ -137,12 +145,15 @@ int cmd_sample_tall(int argc, char **argv) {
     free(opts);
     if (!model || !obs) return cli_usage_error("sample", "--model and --obs are required");
     if (threads) dsbi_set_threads((int)threads);
-    if (n_guides && tc.method == DSBI_TALL_FNPSE)
-        return cli_usage_error("sample", "--guide is not applied by --tall fnpse (use gauss or jac)");
+    if (n_guides && (tc.method == DSBI_TALL_FNPSE || tc.method == DSBI_TALL_PF))
+        return cli_usage_error("sample", "--guide is not applied by --tall fnpse or pf (use gauss or jac)");
     dsbi_model *m = dsbi_model_load(model);
     if (!m) return cli_fail_msg("sample");
     if (!tc.sample.steps) tc.sample.steps = dsbi_model_default_steps(m);
-    size_t D = dsbi_model_dim_theta(m), K = dsbi_model_dim_x(m), n_obs = 0;
+    /* a set model: the rows are members (set_features values each) */
+    const dsbi_model_config mc = dsbi_model_get_config(m);
+    const int set_model = mc.summary != DSBI_SUMMARY_NONE;
+    size_t D = dsbi_model_dim_theta(m), K = set_model ? mc.set_features : dsbi_model_dim_x(m), n_obs = 0;
     dsbi_table t = {0};
     float *x = NULL, *theta = malloc(n * D * sizeof *theta);
     double *pa = malloc(2 * D * sizeof *pa);
@@ -182,7 +193,7 @@ int cmd_sample_tall(int argc, char **argv) {
             goto done;
         tc.prior_a = pa;
         tc.prior_b = pa + D;
-    } else if (n_obs > 1) {
+    } else if (n_obs > 1 && !set_model) { /* a set model needs it only for several groups */
         rc = cli_usage_error("sample", "%zu observations: give the prior with --prior-normal or --prior-box", n_obs);
         goto done;
     }
@@ -199,7 +210,8 @@ int cmd_sample_tall(int argc, char **argv) {
     dsbi_tall_info info;
     tc.info = &info;
     dsbi_sample_stats stats;
-    int st = dsbi_model_sample_tall(m, x, n_obs, n, &tc, theta, &stats);
+    int st = set_model ? dsbi_model_sample_tall_set(m, x, n_obs, n, &tc, theta, &stats)
+                       : dsbi_model_sample_tall(m, x, n_obs, n, &tc, theta, &stats);
     if (st) {
         rc = cli_fail("sample", st);
         goto done;
@@ -224,10 +236,12 @@ int cmd_sample_tall(int argc, char **argv) {
                 "--clip 5, or a longer-trained model\n",
                 info.n_fallback, info.n_solves, 100.0 * (double)info.n_fallback / (double)info.n_solves);
     if (!quiet) {
-        static const char *const mn[3] = {"gauss", "jac", "fnpse"};
+        static const char *const mn[4] = {"gauss", "jac", "fnpse", "pf"};
         cli_print_summary(stdout, theta, n, D, names);
-        printf("%zu draws from %zu observation%s (%s) in %.3f s, %zu network evaluations per draw",
-               n, n_obs, n_obs == 1 ? "" : "s", n_obs == 1 ? "guided" : mn[tc.method], stats.seconds, stats.nfe);
+        printf("%zu draws from %zu observation%s (%s", n, n_obs, n_obs == 1 ? "" : "s",
+               n_obs == 1 && !set_model ? "guided" : mn[tc.method]);
+        if (set_model) printf(" over %zu group%s", info.n_groups, info.n_groups == 1 ? "" : "s");
+        printf(") in %.3f s, %zu network evaluations per draw", stats.seconds, stats.nfe);
         if (info.n_fallback) printf(", %zu of %zu solves fell back to F-NPSE", info.n_fallback, info.n_solves);
         printf("\n");
     }

@@ -206,13 +206,20 @@ typedef enum dsbi_summary_kind {
     DSBI_SUMMARY_NONE = 0,            /* x is one flat vector per row */
     DSBI_SUMMARY_DEEPSET = 1,         /* per-member MLP, pooling, MLP (Zaheer et al. 2017) */
     DSBI_SUMMARY_SET_TRANSFORMER = 2, /* ISAB/SAB blocks + PMA pooling (Lee et al. 2019) */
-    DSBI_SUMMARY_TIMESERIES = 3       /* 1-D convolutions + bidirectional GRU */
+    DSBI_SUMMARY_TIMESERIES = 3       /* 1-D convolutions + bidirectional GRU or LSTM */
 } dsbi_summary_kind;
 
 typedef enum dsbi_summary_pool {
     DSBI_SUMMARY_POOL_MEAN = 0,
     DSBI_SUMMARY_POOL_MAX = 1
 } dsbi_summary_pool;
+
+/* Recurrent layers of the time-series summary ("gru", "lstm" in files and
+ * on the command line). */
+typedef enum dsbi_summary_rnn {
+    DSBI_SUMMARY_RNN_GRU = 0, /* bidirectional GRU (Cho et al. 2014) */
+    DSBI_SUMMARY_RNN_LSTM = 1 /* bidirectional LSTM, forget-gate bias 1 (Gers et al. 2000) */
+} dsbi_summary_rnn;
 
 /* Architecture and diffusion design of a model. Get defaults, then edit. */
 typedef struct dsbi_model_config {
@@ -244,6 +251,8 @@ typedef struct dsbi_model_config {
     size_t summary_heads;           /* set transformer: attention heads [4] */
     size_t summary_inducing;        /* set transformer: ISAB inducing points, 0 = SAB [8] */
     dsbi_summary_pool summary_pool; /* deep set pooling [MEAN] */
+    dsbi_summary_rnn summary_rnn;   /* timeseries: recurrent layers after the
+                                       convolutions [GRU] */
     int summary_stats;              /* also feed [mean, ln sd, sqrt n] of the members
                                        (cDiff's DeepSet; sets n apart) [1] */
     float cfg_dropout;              /* classifier-free guidance: probability in [0, 1) that a
@@ -723,15 +732,20 @@ int dsbi_model_estimate(const dsbi_model *m, const dsbi_train_config *cfg, size_
  *          unstable when the score is inaccurate)
  *   FNPSE  the plain sum of scores (Geffner et al. 2023) with annealed
  *          Langevin (langevin_steps per noise level): the baseline
- * PF-NPSE (partially factorised) needs models trained on sets and is not
- * offered. The prior must be given (it is not stored with a model): a normal
+ *   PF     PF-NPSE (Geffner et al. 2023): a model with a set summary network
+ *          trained on sets of up to N observations scores whole groups; the
+ *          n observations are split into ceil(n / group_size) groups composed
+ *          with the F-NPSE sum and Langevin (dsbi_model_sample_tall_set; GAUSS,
+ *          JAC and FNPSE compose the groups of a set model too)
+ * The prior must be given (it is not stored with a model): a normal
  * (mean, sd per parameter) or a box (lo, hi per parameter), in the user's
  * parameter space; it is mapped into the model's standardized space, where it
  * stays a normal or a box. */
 typedef enum dsbi_tall_method {
     DSBI_TALL_GAUSS = 0,
     DSBI_TALL_JAC = 1,
-    DSBI_TALL_FNPSE = 2
+    DSBI_TALL_FNPSE = 2,
+    DSBI_TALL_PF = 3
 } dsbi_tall_method;
 
 typedef enum dsbi_prior_kind {
@@ -745,6 +759,7 @@ typedef struct dsbi_tall_info {
     size_t n_fallback;   /* solves whose Lambda was not positive definite (or a JAC
                             kernel covariance was not): those used the F-NPSE sum */
     double cov_seconds;  /* GAUSS: time spent estimating the covariances */
+    size_t n_groups;     /* dsbi_model_sample_tall_set: the groups composed */
 } dsbi_tall_info;
 
 /* Constraint guidance: a constraint c(theta) <= 0 on the user's parameters.
@@ -806,6 +821,8 @@ typedef struct dsbi_tall_config {
     const dsbi_guide *guide;     /* constraints (borrowed), applied in every method but
                                     FNPSE [NULL] */
     size_t n_guide;              /* [0] */
+    size_t group_size;           /* dsbi_model_sample_tall_set: most members per group,
+                                    0 = the model's set size N [0] */
 } dsbi_tall_config;
 
 dsbi_tall_config dsbi_tall_config_default(void);
@@ -820,6 +837,14 @@ dsbi_tall_config dsbi_tall_config_default(void);
  * Deterministic for a given cfg->sample.seed, whatever the thread count. */
 int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size_t n,
                            const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats);
+/* The same for a model with a deep-set or set-transformer summary network
+ * (PF-NPSE when cfg->method is DSBI_TALL_PF): the n_members observations
+ * (n_members x set_features values) are split into G = ceil(n_members /
+ * group_size) groups of balanced sizes, each group's summary conditions the
+ * score, and the G group scores are composed as G observations (stats->nfe
+ * is G per step). Any method may be used; PF is F-NPSE over groups. */
+int dsbi_model_sample_tall_set(dsbi_model *m, const float *members, size_t n_members, size_t n,
+                               const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats);
 
 /* end of tall data section */
 
@@ -827,11 +852,12 @@ int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size
 
 /* Set and sequence data. A model whose config has summary != NONE takes each
  * x row as a set (or sequence) of 1..N members of F values: a summary
- * network (deep set, set transformer, or convolutions + bidirectional GRU)
- * maps it to summary_dim values that condition the diffusion network, and
- * the diffusion loss trains both together (Chen et al. 2025, cDiff). Member
- * values are standardized per feature with training statistics; the summary
- * of an observation is computed once per sampling call.
+ * network (deep set, set transformer, or convolutions + bidirectional GRU
+ * or LSTM) maps it to summary_dim values that condition the diffusion
+ * network, and the diffusion loss trains both together (Chen et al. 2025,
+ * cDiff). Member values are standardized per feature with training
+ * statistics; the summary of an observation is computed once per sampling
+ * call.
  *
  * Packed rows: such a model's dim_x is 1 + N F and an x row is
  *   [n, member_1 (F values), ..., member_n, padding (zeros) up to N members],

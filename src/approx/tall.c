@@ -1,6 +1,7 @@
 /*
  * Tall data: posterior draws for n i.i.d. observations from a model trained on
- * single observations (ALGORITHMS.md 1.2-1.7, 1.13). Runs in the model's
+ * single observations (ALGORITHMS.md 1.2-1.7, 1.13), or groups of them from a
+ * model trained on sets (PF-NPSE, 1.8). Runs in the model's
  * standardized space, where the user's normal or box prior stays a normal or
  * a box. GAUSS and JAC feed the composed score (COMP) to the model's samplers
  * through a dsbi_field whose denoiser returns the Tweedie mean
@@ -47,12 +48,22 @@ dsbi_tall_config dsbi_tall_config_default(void) {
 
 /* ---------------------------------------------------------------- the composed field */
 
+/* Where the n_obs composed conditions come from: rows of x (x_obs, n_obs x
+ * K), or for a set model (PF-NPSE) groups of members, group j being the
+ * count[j] members from first[j] on (F values each). */
+typedef struct tall_src {
+    const float *x_obs;
+    const float *members;
+    const size_t *first, *count;
+} tall_src;
+
 /* Shared, read-only during sampling. */
 typedef struct tall_shared {
     const dsbi_model *m;
     const dsbi_tall_config *cfg;
     size_t n_obs;
-    const float *xs;        /* n_obs x K standardized observations */
+    const float *xs;        /* n_obs x dm.K conditions: standardized x rows, or the
+                               summaries of the groups of a set model */
     dsbi_dprior prior;      /* standardized */
     const double *cinv;     /* GAUSS: n_obs x D x D inverse covariances (standardized) */
     const double *cinv_sum; /* GAUSS: their sum (D x D) */
@@ -137,7 +148,7 @@ static void obs_score(tall_ctx *c, size_t j, const float *z, double t, size_t B,
                       double sigma) {
     const dsbi_model *m = c->sh->m;
     const size_t D = m->D;
-    dsbi_diffusion_set_condition(&m->dm, &c->ws, c->sh->xs + j * m->K, B);
+    dsbi_diffusion_set_condition(&m->dm, &c->ws, c->sh->xs + j * m->dm.K, B);
     dsbi_diffusion_denoise(&m->dm, m->params, &c->ws, z, t, B, c->xh);
     double iv = 1.0 / (sigma * sigma);
     for (size_t i = 0; i < B * D; i++) c->score[i] = (alpha * c->xh[i] - z[i]) * iv;
@@ -264,7 +275,7 @@ static void langevin(tall_ctx *c, float *z, size_t B, dsbi_rng *rng) {
 
 /* C_j^{-1} (standardized) for every observation from cov_draws model draws;
  * a covariance that is not positive definite gets a relative jitter. */
-static int estimate_precisions(dsbi_model *m, const float *x_obs, size_t n_obs,
+static int estimate_precisions(dsbi_model *m, const tall_src *src, size_t n_obs,
                                const dsbi_tall_config *cfg, double *cinv, double *cinv_sum) {
     const size_t D = m->D, N = cfg->cov_draws;
     float *draws = dsbi_malloc(N * D, sizeof(float));
@@ -282,7 +293,10 @@ static int estimate_precisions(dsbi_model *m, const float *x_obs, size_t n_obs,
     int st = DSBI_STATUS_OK;
     for (size_t j = 0; j < n_obs && !st; j++) {
         sc.seed = cfg->sample.seed * 1000003u + 7919u * (j + 1);
-        if ((st = dsbi_model_sample(m, x_obs + j * m->K, N, &sc, draws, NULL))) break;
+        st = src->members ? dsbi_model_sample_set(m, src->members + src->first[j] * m->cfg.set_features,
+                                                  src->count[j], N, &sc, draws, NULL)
+                          : dsbi_model_sample(m, src->x_obs + j * m->K, N, &sc, draws, NULL);
+        if (st) break;
         double *C = cinv + j * D * D, *mu = work + D * D + D;
         for (size_t a = 0; a < D; a++) {
             double acc = 0.0;
@@ -322,7 +336,7 @@ static int estimate_precisions(dsbi_model *m, const float *x_obs, size_t n_obs,
 static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_tall_config *cfg) {
     const size_t D = m->D;
     if (n_obs == 0 || n == 0) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: need n_obs >= 1 and n >= 1");
-    if ((unsigned)cfg->method > DSBI_TALL_FNPSE)
+    if ((unsigned)cfg->method > DSBI_TALL_PF)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: unknown method %d", (int)cfg->method);
     if ((unsigned)cfg->prior > DSBI_PRIOR_BOX)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: unknown prior kind %d", (int)cfg->prior);
@@ -342,7 +356,8 @@ static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: unknown sampler %d", (int)sc->sampler);
     if (sc->steps == 0 || sc->steps > 1000000)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: steps must be 1..1e6 (got %zu)", sc->steps);
-    if (sc->stop_time != 0.0f && cfg->method == DSBI_TALL_FNPSE)
+    const int fnpse = cfg->method == DSBI_TALL_FNPSE || cfg->method == DSBI_TALL_PF;
+    if (sc->stop_time != 0.0f && fnpse)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: fnpse (Langevin) does not take a stop time");
     if (!(sc->stop_time >= 0.0f && sc->stop_time < 1.0f) || !(sc->eta >= 0.0f && sc->eta <= 1.0f))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: need stop time in [0, 1) and eta in [0, 1]");
@@ -353,49 +368,35 @@ static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "tall: gauss needs cov_draws >= dim_theta + 2 (got %zu), cov_steps >= 1 and "
                          "cov_eta in [0, 1]", cfg->cov_draws);
-    if (cfg->method == DSBI_TALL_FNPSE && (cfg->langevin_steps == 0 || !(cfg->langevin_tau > 0.0f)))
+    if (fnpse && (cfg->langevin_steps == 0 || !(cfg->langevin_tau > 0.0f)))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: fnpse needs langevin_steps >= 1 and tau > 0");
     if (m->bound_lo) /* prior scores and guides would need the logit/log Jacobians */
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "tall: the model is bounded (trained on transformed parameters); tall-data and "
                          "guided sampling need a model trained without bounds");
-    if (cfg->method == DSBI_TALL_FNPSE && cfg->n_guide) /* its Langevin path has no guidance */
+    if (fnpse && cfg->n_guide) /* its Langevin path has no guidance */
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: guides are not applied by fnpse; use gauss or jac");
     if (!(cfg->clip >= 0.0f)) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: clip must be >= 0");
-    if (m->cfg.summary) /* the set already is the data: train on sets of the size needed */
-        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
-                         "tall: the model has a summary network; give all observations as one set");
     if (cfg->n_guide && !cfg->guide) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: n_guide > 0 without guides");
     return DSBI_STATUS_OK;
 }
 
-int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size_t n,
-                           const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats) {
-    dsbi_clear_error();
-    if (!cfg) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: a config with the prior is required");
-    int st = check_config(m, n_obs, n, cfg);
-    if (st) return st;
-    const size_t D = m->D, K = m->K;
+/* The composition itself, for n_obs conditions xs (n_obs x dm.K, standardized
+ * x rows or group summaries) whose draws, for GAUSS, come from src. cfg has
+ * been checked; PF arrives here as FNPSE. */
+static int tall_run(dsbi_model *m, const tall_src *src, const float *xs, size_t n_obs, size_t n,
+                    const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats) {
+    const size_t D = m->D;
     double t0 = dsbi_now();
+    int st = DSBI_STATUS_OK;
     if (cfg->info) memset(cfg->info, 0, sizeof *cfg->info);
-    /* standardized observations and prior */
-    float *xs = dsbi_malloc(n_obs * K, sizeof(float));
     double *pr = dsbi_malloc(2 * D, sizeof(double));
     int gauss = cfg->method == DSBI_TALL_GAUSS && n_obs > 1;
     double *cinv = gauss ? dsbi_malloc(n_obs * D * D + D * D, sizeof(double)) : NULL;
-    if (!xs || !pr || (gauss && !cinv)) {
+    if (!pr || (gauss && !cinv)) {
         st = DSBI_STATUS_ERR_NOMEM;
         goto out;
     }
-    for (size_t j = 0; j < n_obs; j++)
-        for (size_t k = 0; k < K; k++) {
-            float v = x_obs[j * K + k];
-            if (!isfinite(v)) {
-                st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: observation %zu, value %zu is not finite", j + 1, k + 1);
-                goto out;
-            }
-            xs[j * K + k] = (v - m->x_mean[k]) / m->x_std[k];
-        }
     /* n_obs = 1 never uses the prior (it may be absent): a unit normal stands in */
     dsbi_dprior prior = {.kind = cfg->prior_a ? cfg->prior : DSBI_PRIOR_NORMAL, .D = D};
     for (size_t d = 0; d < D && !cfg->prior_a; d++) pr[d] = 0.0, pr[D + d] = 1.0;
@@ -413,7 +414,7 @@ int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size
     else prior.lo = pr, prior.hi = pr + D;
     if (gauss) {
         double tc = dsbi_now();
-        if ((st = estimate_precisions(m, x_obs, n_obs, cfg, cinv, cinv + n_obs * D * D))) goto out;
+        if ((st = estimate_precisions(m, src, n_obs, cfg, cinv, cinv + n_obs * D * D))) goto out;
         dsbi_clear_error();
         if (cfg->info) cfg->info->cov_seconds = dsbi_now() - tc;
     }
@@ -503,9 +504,106 @@ int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size
         stats->seconds = dsbi_now() - t0;
     }
 out:
-    free(xs);
     free(pr);
     free(cinv);
+    return st;
+}
+
+/* cfg with PF mapped onto the F-NPSE composition it uses */
+static dsbi_tall_config run_config(const dsbi_tall_config *cfg) {
+    dsbi_tall_config c = *cfg;
+    if (c.method == DSBI_TALL_PF) c.method = DSBI_TALL_FNPSE;
+    return c;
+}
+
+int dsbi_model_sample_tall(dsbi_model *m, const float *x_obs, size_t n_obs, size_t n,
+                           const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats) {
+    dsbi_clear_error();
+    if (!m || !x_obs || !theta) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: NULL argument");
+    if (!cfg) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: a config with the prior is required");
+    if (m->cfg.summary)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: the model has a summary network: give the observations as members "
+                         "of sets (dsbi_model_sample_tall_set; PF-NPSE composes groups of them)");
+    if (cfg->method == DSBI_TALL_PF)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: pf (PF-NPSE) composes groups of observations and needs a model with a "
+                         "deep-set or set-transformer summary network (train --summary deepset)");
+    int st = check_config(m, n_obs, n, cfg);
+    if (st) return st;
+    const size_t K = m->K;
+    float *xs = dsbi_malloc(n_obs * K, sizeof(float));
+    if (!xs) return DSBI_STATUS_ERR_NOMEM;
+    for (size_t j = 0; j < n_obs; j++)
+        for (size_t k = 0; k < K; k++) {
+            float v = x_obs[j * K + k];
+            if (!isfinite(v)) {
+                free(xs);
+                return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: observation %zu, value %zu is not finite", j + 1, k + 1);
+            }
+            xs[j * K + k] = (v - m->x_mean[k]) / m->x_std[k];
+        }
+    tall_src src = {x_obs, NULL, NULL, NULL};
+    dsbi_tall_config rc = run_config(cfg);
+    st = tall_run(m, &src, xs, n_obs, n, &rc, theta, stats);
+    free(xs);
+    return st;
+}
+
+/* PF-NPSE (Geffner et al. 2023, ALGORITHMS.md 1.8): a set model trained on
+ * sets of up to N members gives the score of a whole group; n members are
+ * split into G = ceil(n / group) groups of balanced sizes (sizes differ by
+ * at most one, so no group is much smaller than those trained on), and the
+ * G group scores are composed like G observations. */
+int dsbi_model_sample_tall_set(dsbi_model *m, const float *members, size_t n_members, size_t n,
+                               const dsbi_tall_config *cfg, float *theta, dsbi_sample_stats *stats) {
+    dsbi_clear_error();
+    if (!m || !members || !theta) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: NULL argument");
+    if (!cfg) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: a config with the prior is required");
+    if (!m->cfg.summary)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: the model has no summary network: give one observation per row "
+                         "(dsbi_model_sample_tall)");
+    if (m->cfg.summary == DSBI_SUMMARY_TIMESERIES)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: a time-series model's members are ordered steps, not i.i.d. "
+                         "observations: they cannot be split into groups");
+    if (n_members == 0) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: no members given");
+    const size_t N = m->cfg.set_size, F = m->cfg.set_features, S = m->dm.K;
+    size_t gs = cfg->group_size ? cfg->group_size : N;
+    if (gs > N)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: group size %zu exceeds the %zu members the model was trained on",
+                         gs, N);
+    for (size_t i = 0; i < n_members * F; i++)
+        if (!isfinite(members[i]))
+            return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: member %zu, value %zu is not finite",
+                             i / F + 1, i % F + 1);
+    size_t G = (n_members + gs - 1) / gs;
+    int st = check_config(m, G, n, cfg);
+    if (st) return st;
+    size_t *first = dsbi_malloc(2 * G, sizeof(size_t));
+    float *xs = dsbi_malloc(G * S, sizeof(float));
+    if (!first || !xs) {
+        free(first);
+        free(xs);
+        return DSBI_STATUS_ERR_NOMEM;
+    }
+    size_t *count = first + G, at = 0;
+    for (size_t g = 0; g < G && !st; g++) {
+        count[g] = n_members / G + (g < n_members % G);
+        first[g] = at;
+        at += count[g];
+        st = dsbi_model_summary(m, members + first[g] * F, count[g], xs + g * S);
+    }
+    if (!st) {
+        tall_src src = {NULL, members, first, count};
+        dsbi_tall_config rc = run_config(cfg);
+        st = tall_run(m, &src, xs, G, n, &rc, theta, stats);
+        if (!st && cfg->info) cfg->info->n_groups = G;
+    }
+    free(first);
+    free(xs);
     return st;
 }
 
