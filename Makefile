@@ -36,7 +36,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy bench-design bench-tall examples install clean deps plugins fuzz fuzz-build
+.PHONY: all demo test test-sanitize check-sanitize bench bench-accuracy bench-design bench-tall bench-summary examples install clean deps plugins fuzz fuzz-build
 all: $(BUILD)/libdiffsbi.a $(BUILD)/libdiffsbi.so $(BUILD)/diffsbi diffsbi
 
 deps:
@@ -103,6 +103,16 @@ $(BUILD)/bench_tall: bench/bench_tall.c $(BUILD)/libdiffsbi.a
 # build/bench_tall --help). Not part of test.
 bench-tall: $(BUILD)/bench_tall
 	nice -n 5 $(BUILD)/bench_tall $(if $(FAST),--fast) $(BENCH_TALL_ARGS)
+
+$(BUILD)/bench_summary: bench/bench_summary.c $(BUILD)/libdiffsbi.a
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdiffsbi.a $(LDLIBS)
+
+# Summary networks vs hand-made statistics on normal_gamma (sets) and ar1
+# (sequences, GRU vs LSTM): C2ST against the exact posterior, seconds per epoch,
+# SBC/coverage verdicts and TARP area (~25 min on 2 cores; FAST=1 ~5 min;
+# EPOCHS=N). Results in bench/results/summary*.txt. Not part of test.
+bench-summary: $(BUILD)/bench_summary
+	FAST=$(FAST) sh bench/summary.sh $(EPOCHS)
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 examples: $(EXAMPLES)

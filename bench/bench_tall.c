@@ -26,6 +26,11 @@
  *           default model trained on 10,000 simulations (or --model FILE),
  *           then dsbi_model_sample_tall with each method; the reference is
  *           the analytic tall posterior N(sum_j x_j/(n + 1), 0.1/(n + 1) I).
+ *  sets     gaussian_linear again, with a deep-set model trained on sets of
+ *           1..10 observations of one theta (--set-sets sets, each of U{1..10}
+ *           simulations), then dsbi_model_sample_tall_set: the n observations
+ *           in ceil(n/10) groups composed by GAUSS or by PF-NPSE (F-NPSE
+ *           Langevin over groups). Same exact reference.
  *
  * Metric: max-sliced Wasserstein-2 (dsbi_sliced_wasserstein, random unit
  * directions) between the draws and as many exact draws, minus its noise
@@ -70,10 +75,11 @@ typedef struct opts {
     float cov_eta;
     int exact_cov;
     int toy_std;   /* toy in the prior-standardized space instead of the original units */ /* toy GAUSS: the exact C_j instead of the sampled estimate */
-    size_t sims;
+    size_t sims, set_sets;
+    int sets; /* the set-model problem */
     const char *model_in, *model_out;
-    meth toy_m[MAXMETH], lrn_m[MAXMETH];
-    int n_toy_m, n_lrn_m;
+    meth toy_m[MAXMETH], lrn_m[MAXMETH], set_m[MAXMETH];
+    int n_toy_m, n_lrn_m, n_set_m;
 } opts;
 
 /* ---------------------------------------------------------------- results */
@@ -82,7 +88,8 @@ typedef struct result {
     double sw_norm, sw_max, floor, sw, seconds;
 } result;
 
-static result R_toy[MAXSEEDS][MAXMETH][MAXNS], R_lrn[MAXSEEDS][MAXMETH][MAXNS];
+static result R_toy[MAXSEEDS][MAXMETH][MAXNS], R_lrn[MAXSEEDS][MAXMETH][MAXNS],
+    R_set[MAXSEEDS][MAXMETH][MAXNS];
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -454,7 +461,42 @@ static void run_toy(const opts *o) {
 
 /* ---------------------------------------------------------------- the learned problem */
 
-static void run_learned(const opts *o) {
+#define SET_N 10 /* most observations per training set of the set model */
+
+/* The set model: sets of U{1..SET_N} simulations of one theta from the prior. */
+static dsbi_model *train_set_model(const opts *o, dsbi_simulator *sim, size_t *calls) {
+    const size_t D = 10, S = o->set_sets;
+    float *th = malloc(S * D * sizeof(float)), *xs = calloc(S * SET_N * D, sizeof(float));
+    float *rep = malloc(SET_N * D * sizeof(float));
+    size_t *cnt = malloc(S * sizeof(size_t)), dropped = 0;
+    dsbi_rng r;
+    dsbi_rng_init(&r, 2024, 0);
+    sim->prior(sim->ctx, &r, S, th);
+    *calls = 0;
+    for (size_t i = 0; i < S; i++) {
+        cnt[i] = 1 + (size_t)(dsbi_rng_uniform(&r) * SET_N);
+        if (cnt[i] > SET_N) cnt[i] = SET_N;
+        for (size_t j = 0; j < cnt[i]; j++) memcpy(rep + j * D, th + i * D, D * sizeof(float));
+        sim->simulate(sim->ctx, &r, cnt[i], rep, xs + i * SET_N * D);
+        *calls += cnt[i];
+    }
+    dsbi_dataset *ds = dsbi_dataset_from_sets(th, xs, cnt, S, D, SET_N, D, &dropped);
+    dsbi_model_config mc = dsbi_model_config_default();
+    mc.summary = DSBI_SUMMARY_DEEPSET;
+    dsbi_model *m = ds ? dsbi_model_create_set(&mc, D, SET_N, D) : NULL;
+    if (!m || dsbi_model_fit(m, ds, NULL)) {
+        fprintf(stderr, "bench_tall: training the set model: %s\n", dsbi_last_error());
+        exit(1);
+    }
+    dsbi_dataset_free(ds);
+    free(th);
+    free(xs);
+    free(rep);
+    free(cnt);
+    return m;
+}
+
+static void run_learned(const opts *o, int set) {
     const size_t D = 10, N = o->draws;
     dsbi_simulator sim;
     if (dsbi_task_get("gaussian_linear", &sim)) {
@@ -463,7 +505,10 @@ static void run_learned(const opts *o) {
     }
     dsbi_model *m = NULL;
     double t0 = dsbi_now();
-    if (o->model_in) {
+    size_t calls = o->sims;
+    if (set) {
+        m = train_set_model(o, &sim, &calls);
+    } else if (o->model_in) {
         if (!(m = dsbi_model_load(o->model_in))) {
             fprintf(stderr, "bench_tall: --model %s: %s\n", o->model_in, dsbi_last_error());
             exit(1);
@@ -484,8 +529,10 @@ static void run_learned(const opts *o) {
         if (o->model_out && dsbi_model_save(m, o->model_out))
             fprintf(stderr, "bench_tall: --save %s: %s\n", o->model_out, dsbi_last_error());
     }
-    printf("bench=tall problem=learned task=gaussian_linear sims=%zu %s=%.1f\n", o->sims,
-           o->model_in ? "load_seconds" : "train_seconds", dsbi_now() - t0);
+    const char *prob = set ? "sets" : "learned";
+    printf("bench=tall problem=%s task=gaussian_linear sims=%zu%s %s=%.1f\n", prob, calls,
+           set ? " (in sets of 1..10)" : "", o->model_in && !set ? "load_seconds" : "train_seconds",
+           dsbi_now() - t0);
     double pmean[10], psd[10], zero[10] = {0}, one[10];
     for (size_t d = 0; d < D; d++) pmean[d] = 0.0, psd[d] = sqrt(0.1), one[d] = 1.0;
     float *ref = malloc(11 * N * D * sizeof(float)), *draws = malloc(N * D * sizeof(float));
@@ -504,8 +551,8 @@ static void run_learned(const opts *o) {
                 for (size_t d = 0; d < D; d++) mu[d] += x[j * D + d] / (double)(n + 1);
             for (size_t d = 0; d < D; d++) S[d * D + d] = 0.1 / (double)(n + 1);
             gauss_draws(mu, S, D, 11 * N, zero, one, 5000 + (uint64_t)seed * 1000 + n, ref);
-            for (int k = 0; k < o->n_lrn_m; k++) {
-                const meth *mt = &o->lrn_m[k];
+            for (int k = 0; k < (set ? o->n_set_m : o->n_lrn_m); k++) {
+                const meth *mt = set ? &o->set_m[k] : &o->lrn_m[k];
                 dsbi_tall_config c = dsbi_tall_config_default();
                 dsbi_tall_info info;
                 c.method = mt->method;
@@ -519,9 +566,10 @@ static void run_learned(const opts *o) {
                 c.cov_eta = o->cov_eta;
                 c.info = &info;
                 double t1 = dsbi_now();
-                int st = dsbi_model_sample_tall(m, x, n, N, &c, draws, NULL);
+                int st = set ? dsbi_model_sample_tall_set(m, x, n, N, &c, draws, NULL)
+                             : dsbi_model_sample_tall(m, x, n, N, &c, draws, NULL);
                 double sec = dsbi_now() - t1;
-                result *r = &R_lrn[seed][k][a];
+                result *r = set ? &R_set[seed][k][a] : &R_lrn[seed][k][a];
                 r->seconds = sec;
                 if (st) {
                     fprintf(stderr, "bench_tall: %s n=%zu: %s\n", mt->label, n, dsbi_last_error());
@@ -530,9 +578,9 @@ static void run_learned(const opts *o) {
                 } else {
                     distances(draws, ref, ref + N * D, N, D, o->dirs, 4242 + (uint64_t)seed, r);
                 }
-                printf("bench=tall problem=learned seed=%d method=%s K=%zu n=%zu draws=%zu seconds=%.3f "
+                printf("bench=tall problem=%s seed=%d method=%s K=%zu n=%zu draws=%zu seconds=%.3f "
                        "cov_seconds=%.3f sw_max=%.4f floor=%.4f sw_norm=%.4f sw=%.4f fallback=%zu solves=%zu\n",
-                       seed, mt->label, mt->K, n, N, sec, info.cov_seconds, r->sw_max, r->floor, r->sw_norm,
+                       prob, seed, mt->label, mt->K, n, N, sec, info.cov_seconds, r->sw_max, r->floor, r->sw_norm,
                        r->sw, info.n_fallback, info.n_solves);
                 fflush(stdout);
             }
@@ -590,7 +638,7 @@ static void table(const char *title, result R[MAXSEEDS][MAXMETH][MAXNS], int see
     for (int g = 0; g < nm; g++) {
         if (ms[g].method != DSBI_TALL_GAUSS) continue;
         for (int f = 0; f < nm; f++) {
-            if (ms[f].method != DSBI_TALL_FNPSE) continue;
+            if (ms[f].method != DSBI_TALL_FNPSE && ms[f].method != DSBI_TALL_PF) continue;
             int ok_speed = 0, ok_acc = 0, cnt = 0;
             double min_ratio = INFINITY;
             for (size_t a = 0; a < o->n_ns; a++) {
@@ -624,7 +672,10 @@ static void usage(void) {
            "  --exact-cov      toy GAUSS: use the exact C_j instead of sampling them\n"
            "  --cov-steps K    GAUSS: DDIM steps of the covariance draws [100]\n"
            "  --cov-eta E      GAUSS: DDIM eta of the covariance draws [0.5]\n"
-           "  --learned-only   only the learned gaussian_linear problem\n"
+           "  --learned-only   only the learned gaussian_linear problem (single-observation model)\n"
+           "  --sets-only      only the gaussian_linear set model (PF-NPSE, GAUSS over groups)\n"
+           "  --no-sets        skip the set model\n"
+           "  --set-sets N     training sets of the set model (1..10 simulations each) [10000]\n"
            "  --ns LIST        comma-separated n values [1,8,14,22,30,50,100] (each <= 100)\n"
            "  --seeds S        toy seeds (1..10) [2]\n"
            "  --learned-seeds S  observation sets for the learned problem (1..10) [1]\n"
@@ -649,7 +700,8 @@ static size_t parse_size(const char *opt, const char *v, size_t lo, size_t hi) {
 
 int main(int argc, char **argv) {
     opts o = {.toy = 1, .learned = 1, .seeds = 2, .learned_seeds = 1, .draws = 1000, .dirs = 2000,
-              .cov_draws = 1000, .cov_steps = 100, .cov_eta = 0.5f, .sims = 10000};
+              .cov_draws = 1000, .cov_steps = 100, .cov_eta = 0.5f, .sims = 10000, .sets = 1,
+              .set_sets = 10000};
     const size_t ns_default[7] = {1, 8, 14, 22, 30, 50, 100};
     memcpy(o.ns, ns_default, sizeof ns_default);
     o.n_ns = 7;
@@ -674,9 +726,15 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (!strcmp(a, "--toy-only")) {
-            o.learned = 0;
+            o.learned = 0, o.sets = 0;
         } else if (!strcmp(a, "--learned-only")) {
-            o.toy = 0;
+            o.toy = 0, o.sets = 0;
+        } else if (!strcmp(a, "--sets-only")) {
+            o.toy = 0, o.learned = 0;
+        } else if (!strcmp(a, "--no-sets")) {
+            o.sets = 0;
+        } else if (!strcmp(a, "--set-sets")) {
+            o.set_sets = parse_size(a, v, 100, 10000000), i++;
         } else if (!strcmp(a, "--ns")) {
             o.n_ns = 0;
             ns_given = 1;
@@ -734,6 +792,11 @@ int main(int argc, char **argv) {
     o.n_toy_m = 4;
     memcpy(o.lrn_m, lrn_full, sizeof lrn_full);
     o.n_lrn_m = 4;
+    const meth set_full[3] = {{"gauss-100", DSBI_TALL_GAUSS, 100, 0.5f},
+                              {"gauss-50", DSBI_TALL_GAUSS, 50, 0.2f},
+                              {"pf-100x5", DSBI_TALL_PF, 100, 0}};
+    memcpy(o.set_m, set_full, sizeof set_full);
+    o.n_set_m = 3;
     if (fast) {
         if (!ns_given) {
             o.n_ns = 3;
@@ -753,16 +816,25 @@ int main(int argc, char **argv) {
         o.lrn_m[1] = lrn_full[2];
         o.lrn_m[2] = lrn_full[3];
         o.lrn_m[2].K = 50, o.lrn_m[2].label = "fnpse-50x5";
+        o.n_set_m = 2;
+        o.set_m[0] = set_full[1];
+        o.set_m[1] = set_full[2];
+        o.set_m[1].K = 50, o.set_m[1].label = "pf-50x5";
+        o.set_sets = 5000;
     }
     printf("bench=tall config fast=%d seeds=%d learned_seeds=%d draws=%zu dirs=%zu cov_draws=%zu "
            "cov_steps=%zu threads=%d\n", fast, o.seeds, o.learned_seeds, o.draws, o.dirs, o.cov_draws,
            o.cov_steps, threads);
     double t0 = dsbi_now();
     if (o.toy) run_toy(&o);
-    if (o.learned) run_learned(&o);
+    if (o.learned) run_learned(&o, 0);
+    if (o.sets) run_learned(&o, 1);
     if (o.toy) table("Gaussian toy, m = 10, exact scores", R_toy, o.seeds, o.toy_m, o.n_toy_m, &o);
     if (o.learned)
         table("gaussian_linear, learned model", R_lrn, o.learned_seeds, o.lrn_m, o.n_lrn_m, &o);
+    if (o.sets)
+        table("gaussian_linear, set model (sets of 1..10), groups of <= 10", R_set, o.learned_seeds,
+              o.set_m, o.n_set_m, &o);
     printf("\ntotal %.0f s\n", dsbi_now() - t0);
     return 0;
 }

@@ -39,6 +39,16 @@ static void help(void) {
            "                        learned null condition with probability P in [0,1) (0.1-0.2\n"
            "                        is usual), so the model also learns the prior score; then\n"
            "                        sample --guidance-scale W works [0 = off]\n"
+           "  --ot-coupling[=R]     flow matching (--model flow): minibatch OT coupling of the\n"
+           "                        training noise, conditional (C^2OT): noise moves only between\n"
+           "                        rows of similar x, within a fraction R in (0, 0.05] of the row\n"
+           "                        pairs [off; 0.01 when given]; straighter paths for few-step\n"
+           "                        samplers (e.g. --sampler euler --steps 4), slower steps\n"
+           "  --distill TEACHER     consistency distillation: train a consistency model (implies\n"
+           "                        --model consistency) on the probability-flow ODE of the\n"
+           "                        trained diffusion or flow model TEACHER (same data\n"
+           "                        dimensions; its standardization and bounds are adopted);\n"
+           "                        better one- and two-step draws than consistency training\n"
            "  --dry-run             print parameters, memory and a time estimate (5 timed\n"
            "                        steps on random data), then exit without training\n"
            "  --out FILE            model file to write (required)\n"
@@ -67,6 +77,7 @@ static void help(void) {
            "  --summary-heads N     set transformer attention heads [4]\n"
            "  --summary-inducing N  set transformer ISAB inducing points, 0 = SAB [8]\n"
            "  --summary-pool NAME   deep set pooling: mean | max [mean]\n"
+           "  --summary-rnn NAME    timeseries recurrent layers: gru | lstm (bidirectional) [gru]\n"
            "  --no-summary-stats    do not feed [mean, ln sd, sqrt n] of the members\n"
            CLI_MODEL_OPTS_HELP
            "\nexample: diffsbi train --task two_moons --sims 10000 --epochs 200 --out tm.dsbi\n");
@@ -218,13 +229,14 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
 /* --bounds LIST and --no-bounds, read by train_with */
 static const char *train_bounds;
 static int train_no_bounds;
+static const char *train_distill; /* --distill TEACHER */
 
 int cmd_train(int argc, char **argv) {
     enum { O_TASK = 1, O_DATA, O_THETA, O_X, O_SIMS, O_ONLINE, O_SEED, O_THREADS, O_QUIET, O_PLOT,
            O_CKPT, O_CKPT_EVERY, O_RESUME, O_PLUGIN, O_SIM_TIMEOUT, O_SIM_ARGS, O_IMPUTE, O_DRY,
            O_SUMMARY, O_THETA_FILE, O_ID, O_SET_SIZE, O_SET_FEAT, O_SUM_DIM, O_SUM_WIDTH,
            O_SUM_DEPTH, O_SUM_HEADS, O_SUM_IND, O_SUM_POOL, O_SUM_NOSTATS, O_BOUNDS, O_NO_BOUNDS,
-           O_CFG_DROPOUT };
+           O_CFG_DROPOUT, O_SUM_RNN, O_OT, O_DISTILL };
     static const struct option own[] = {
         {"task", required_argument, 0, O_TASK},   {"data", required_argument, 0, O_DATA},
         {"theta", required_argument, 0, O_THETA}, {"x", required_argument, 0, O_X},
@@ -244,9 +256,12 @@ int cmd_train(int argc, char **argv) {
         {"summary-heads", required_argument, 0, O_SUM_HEADS},
         {"summary-inducing", required_argument, 0, O_SUM_IND},
         {"summary-pool", required_argument, 0, O_SUM_POOL},
+        {"summary-rnn", required_argument, 0, O_SUM_RNN},
         {"no-summary-stats", no_argument, 0, O_SUM_NOSTATS},
         {"bounds", required_argument, 0, O_BOUNDS}, {"no-bounds", no_argument, 0, O_NO_BOUNDS},
-        {"cfg-dropout", required_argument, 0, O_CFG_DROPOUT}};
+        {"cfg-dropout", required_argument, 0, O_CFG_DROPOUT},
+        {"ot-coupling", optional_argument, 0, O_OT},
+        {"distill", required_argument, 0, O_DISTILL}};
     struct option *opts = cli_options(own, sizeof own / sizeof own[0], 1, 0);
     if (!opts) return 1;
     const char *task = NULL, *data = NULL, *theta_spec = NULL, *x_spec = NULL, *out = NULL, *plot = NULL;
@@ -274,6 +289,7 @@ int cmd_train(int argc, char **argv) {
         case O_CKPT: tc.checkpoint = optarg; break;
         case O_CKPT_EVERY: if (cli_parse_size("train", "--checkpoint-every", optarg, 1, 100000000, &tc.checkpoint_every)) rc = 2; break;
         case O_RESUME: tc.resume = 1; break;
+        case O_DISTILL: train_distill = optarg; break;
         case O_PLUGIN: plugin = optarg; break;
         case O_SIM_TIMEOUT: if (cli_parse_float("train", "--sim-timeout", optarg, 0.0, 1e7, &timeout)) rc = 2; break;
         case O_SIM_ARGS: pc.args = optarg; break;
@@ -299,10 +315,19 @@ int cmd_train(int argc, char **argv) {
             else if (!strcmp(optarg, "max")) mc.summary_pool = DSBI_SUMMARY_POOL_MAX;
             else rc = cli_usage_error("train", "--summary-pool: '%s' is not mean or max", optarg);
             break;
+        case O_SUM_RNN:
+            if (!strcmp(optarg, "gru")) mc.summary_rnn = DSBI_SUMMARY_RNN_GRU;
+            else if (!strcmp(optarg, "lstm")) mc.summary_rnn = DSBI_SUMMARY_RNN_LSTM;
+            else rc = cli_usage_error("train", "--summary-rnn: '%s' is not gru or lstm", optarg);
+            break;
         case O_SUM_NOSTATS: mc.summary_stats = 0; break;
         case O_BOUNDS: train_bounds = optarg; break;
         case O_NO_BOUNDS: train_no_bounds = 1; break;
         case O_CFG_DROPOUT: if (cli_parse_float("train", "--cfg-dropout", optarg, 0.0, 0.99, &mc.cfg_dropout)) rc = 2; break;
+        case O_OT:
+            mc.ot_coupling = 0.01f;
+            if (optarg && cli_parse_float("train", "--ot-coupling", optarg, 1e-6, 0.05, &mc.ot_coupling)) rc = 2;
+            break;
         case 'o': out = optarg; break;
         case 'h': help(); free(opts); return 0;
         default:
@@ -324,6 +349,10 @@ int cmd_train(int argc, char **argv) {
     if (online && !task && !plugin) return cli_usage_error("train", "--online needs --task or --simulator");
     if (online && impute) return cli_usage_error("train", "--impute works with offline data only (not --online)");
     if (mc.summary && impute) return cli_usage_error("train", "--impute does not apply to set data (--summary)");
+    if (mc.ot_coupling > 0.0f && mc.schedule != DSBI_SCHEDULE_FLOW)
+        return cli_usage_error("train", "--ot-coupling is for flow-matching models: add --model flow");
+    if (mc.ot_coupling > 0.0f && mc.summary)
+        return cli_usage_error("train", "--ot-coupling does not work with a summary network (--summary)");
     if (!mc.summary && (set_theta_file || set_id))
         return cli_usage_error("train", "--theta-file and --id describe set data: give --summary KIND");
     if (mc.summary && data) {
@@ -403,18 +432,38 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
             if (imputed) fprintf(stderr, "diffsbi: imputed %zu missing x values in %zu simulations (mask columns added)\n", imputed, sims);
         }
     }
+    dsbi_model *teacher = NULL;
+    if (train_distill) {
+        mc.schedule = DSBI_SCHEDULE_CONSISTENCY;
+        if (!(teacher = dsbi_model_load(train_distill))) {
+            free_names(names, D + K);
+            dsbi_dataset_free(ds);
+            return cli_fail_msg("train");
+        }
+    }
     dsbi_model *m = dsbi_model_create(&mc, D, K);
-    if (!m) {
+    if (!m || (teacher && (st = dsbi_model_set_teacher(m, teacher)))) {
         free_names(names, D + K);
         dsbi_dataset_free(ds);
-        return cli_fail_msg("train");
+        dsbi_model_free(m);
+        dsbi_model_free(teacher);
+        if (train_distill) fprintf(stderr, "diffsbi: train: --distill %s: %s\n", train_distill, dsbi_last_error());
+        return train_distill ? 1 : cli_fail_msg("train");
     }
     /* the prior's support: --bounds, else a built-in task's own (logit for a
      * box, log for a positive prior) unless --no-bounds */
     dsbi_task_info tinfo;
     double *bl = NULL;
     const char *bounds = train_bounds;
-    if (!train_no_bounds && (bounds || (task && !dsbi_task_info_get(task, &tinfo) &&
+    if (teacher && (bounds || train_no_bounds)) { /* set_teacher took the teacher's */
+        rc = cli_usage_error("train", "--bounds/--no-bounds: a distilled model uses its teacher's bounds");
+        free_names(names, D + K);
+        dsbi_dataset_free(ds);
+        dsbi_model_free(m);
+        dsbi_model_free(teacher);
+        return rc;
+    }
+    if (!teacher && !train_no_bounds && (bounds || (task && !dsbi_task_info_get(task, &tinfo) &&
                                   (isfinite(tinfo.lower) || isfinite(tinfo.upper))))) {
         if (!(bl = malloc(2 * D * sizeof *bl))) rc = cli_fail("train", DSBI_STATUS_ERR_NOMEM);
         else if (bounds) rc = cli_parse_pairs("train", "--bounds", bounds, D, bl, bl + D);
@@ -429,6 +478,7 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
             free_names(names, D + K);
             dsbi_dataset_free(ds);
             dsbi_model_free(m);
+            dsbi_model_free(teacher);
             return rc;
         }
     }
@@ -437,6 +487,7 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
         rc = dry_run(m, &tc, ds ? dsbi_dataset_size(ds) : online ? 0 : sims, online);
         free_names(names, D + K);
         dsbi_model_free(m);
+        dsbi_model_free(teacher);
         dsbi_dataset_free(ds);
         return rc;
     }
@@ -474,6 +525,7 @@ static int train_with(dsbi_model_config *mcp, dsbi_train_config *tcp, dsbi_simul
     }
     free_names(names, D + K);
     dsbi_model_free(m);
+    dsbi_model_free(teacher);
     dsbi_dataset_free(ds);
     return rc;
 }

@@ -258,6 +258,12 @@ typedef struct dsbi_model_config {
     float cfg_dropout;              /* classifier-free guidance: probability in [0, 1) that a
                                        training row's condition is replaced by a learned null
                                        condition, 0 = off (see the section at the end) [0] */
+    float ot_coupling;              /* flow matching only (schedule FLOW): minibatch OT coupling
+                                       of the training noise, conditional (C^2OT, src/gen/ot.c):
+                                       noise moves between rows only within about this fraction
+                                       r in (0, 0.05] of the row pairs, those with the closest x
+                                       (0.01 is usual; larger r biases the posterior);
+                                       0 = off, independent noise [0] */
 } dsbi_model_config;
 
 dsbi_model_config dsbi_model_config_default(void);
@@ -354,6 +360,16 @@ int dsbi_model_set_names(dsbi_model *m, const char *const *theta_names,
 /* Trains on an offline dataset (borrowed), with a validation split. Fits the
  * standardization on the training rows. */
 int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_config *cfg);
+/* Consistency distillation (Song et al. 2023): the next dsbi_model_fit or
+ * dsbi_model_fit_online of m, a consistency model (schedule CONSISTENCY),
+ * learns the probability-flow ODE of teacher, a trained diffusion or
+ * flow-matching model of the same dimensions (borrowed: keep it alive until
+ * the fit returns), instead of consistency training's one-sample targets. m
+ * adopts the teacher's standardization and bounds; the data should be the
+ * teacher's training data or more simulations of the same simulator. Models
+ * with a summary network or condition dropout are refused. NULL detaches. */
+int dsbi_model_set_teacher(dsbi_model *m, const dsbi_model *teacher);
+
 /* Trains on fresh simulations each epoch (cfg->sims_per_epoch). */
 int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim,
                           const dsbi_train_config *cfg);

@@ -1,9 +1,9 @@
 /* Summary-network layers on the tape: gradient checks of every set and
- * sequence node kind (parameters and inputs, with masked variable sizes)
- * against central finite differences, permutation invariance of DeepSet and
- * Set Transformer/PMA outputs, padded-and-masked == unpadded for sets and
- * sequences, and the normal-gamma task's conjugate posterior against
- * importance sampling. */
+ * sequence node kind, GRU and LSTM included (parameters and inputs, with
+ * masked variable sizes) against central finite differences, permutation
+ * invariance of DeepSet and Set Transformer/PMA outputs, padded-and-masked
+ * == unpadded for sets and sequences, and the normal-gamma task's conjugate
+ * posterior against importance sampling. */
 #include "gradcheck.h"
 #include "summary/summary.h"
 #include <string.h>
@@ -183,6 +183,100 @@ Test(summary, grad_sequence_net) {
     gc_check(&g, 5e-3);
 }
 
+/* LSTM: full sequences and masked ones (items of 5, 3 and 1 valid steps) */
+static void lstm_check(int reverse, int masked) {
+    gc g = {0};
+    dsbi_net_init(&g.net);
+    g.inputs[0] = dsbi_net_input_rows(&g.net, 2, 5, masked);
+    g.n_inputs = 1;
+    g.out = dsbi_net_lstm(&g.net, g.inputs[0], 3, reverse);
+    cr_assert_eq(g.net.nodes[g.out].rows, 1);
+    if (masked) set_counts(&g);
+    gc_setup(&g, 3);
+    gc_check(&g, 5e-3);
+}
+
+Test(summary, grad_lstm_forward) {
+    lstm_check(0, 0);
+    lstm_check(0, 1);
+}
+Test(summary, grad_lstm_reverse) {
+    lstm_check(1, 0);
+    lstm_check(1, 1);
+}
+
+/* conv -> tanh -> bidirectional LSTM -> dense, on masked sequences */
+static int build_sequence_net_lstm(dsbi_net *net, int x) {
+    int h = dsbi_net_conv1d(net, x, 4, 3);
+    h = dsbi_net_act(net, h, DSBI_ACT_TANH);
+    int parts[2] = {dsbi_net_lstm(net, h, 3, 0), dsbi_net_lstm(net, h, 3, 1)};
+    h = dsbi_net_concat(net, 2, parts);
+    return dsbi_net_dense(net, h, 2, 0);
+}
+
+Test(summary, grad_sequence_net_lstm_masked) {
+    gc g = {0};
+    dsbi_net_init(&g.net);
+    g.inputs[0] = dsbi_net_input_rows(&g.net, 2, 5, 1);
+    g.n_inputs = 1;
+    g.out = build_sequence_net_lstm(&g.net, g.inputs[0]);
+    set_counts(&g);
+    gc_setup(&g, 3);
+    gc_check(&g, 5e-3);
+}
+
+/* One unit, one feature, two steps against the equations in double; the
+ * initialisation sets every forget-gate bias to 1 and nothing else. */
+Test(summary, lstm_by_hand_and_forget_bias) {
+    /* p = [Wx (1 x 4), b (4), Wh (1 x 4)], gates i, f, g, o */
+    const float p[12] = {0.5f, -0.3f, 0.8f, 0.2f, 0.1f, 1.0f, -0.2f, 0.3f, -0.4f, 0.6f, 0.7f, -0.5f};
+    const float x[2] = {1.5f, -0.7f};
+    double h = 0, c = 0;
+    for (int t = 0; t < 2; t++) {
+        double a[4];
+        for (int k = 0; k < 4; k++) a[k] = p[k] * x[t] + p[4 + k] + p[8 + k] * h;
+        double i = 1 / (1 + exp(-a[0])), f = 1 / (1 + exp(-a[1])), g = tanh(a[2]),
+               o = 1 / (1 + exp(-a[3]));
+        c = f * c + i * g;
+        h = o * tanh(c);
+    }
+    float save[9 + 18 * 2], out, out_rev;
+    dsbi_lstm_forward(&out, save, x, p, NULL, 1, 2, 1, 1, 0);
+    cr_assert_float_eq(out, h, 1e-6, "lstm %g vs by hand %g", (double)out, h);
+    /* reversed = forward on the reversed sequence */
+    const float xr[2] = {x[1], x[0]};
+    float out_fr;
+    dsbi_lstm_forward(&out_rev, save, x, p, NULL, 1, 2, 1, 1, 1);
+    dsbi_lstm_forward(&out_fr, save, xr, p, NULL, 1, 2, 1, 1, 0);
+    cr_assert_eq(out_rev, out_fr);
+
+    enum { Din = 3, H = 5 };
+    size_t n = dsbi_lstm_param_size(Din, H);
+    cr_assert_eq(n, 4 * H * (Din + 1 + H));
+    float *q = malloc(n * sizeof(float));
+    dsbi_rng rng;
+    dsbi_rng_init(&rng, 2, 2);
+    dsbi_lstm_init(q, Din, H, &rng);
+    for (size_t k = 0; k < n; k++) {
+        int forget_bias = k >= Din * 4 * H + H && k < Din * 4 * H + 2 * H;
+        if (forget_bias) cr_assert_eq(q[k], 1.0f, "forget bias %zu = %g", k, (double)q[k]);
+        else cr_assert(fabsf(q[k]) <= 1.0f / sqrtf((float)H), "param %zu = %g", k, (double)q[k]);
+    }
+    /* the tape initialises LSTM nodes the same way */
+    dsbi_net net;
+    dsbi_net_init(&net);
+    int in = dsbi_net_input_rows(&net, Din, 4, 0), l = dsbi_net_lstm(&net, in, H, 0);
+    cr_assert_geq(l, 0);
+    cr_assert_eq(net.nodes[l].p_size, n);
+    float *q2 = malloc(net.n_params * sizeof(float));
+    dsbi_rng_init(&rng, 2, 2);
+    dsbi_net_init_params(&net, q2, &rng);
+    cr_assert_eq(memcmp(q, q2 + net.nodes[l].p_off, n * sizeof(float)), 0);
+    free(q);
+    free(q2);
+    dsbi_net_free(&net);
+}
+
 /* ---------------------------------------------------------------- invariances */
 
 typedef int (*build_fn)(dsbi_net *net, int x);
@@ -309,6 +403,38 @@ Test(summary, sequence_masked_and_reversed) {
     float *orev = run_net(build_gru_rev, F, L, 0, 1, NULL, x, 9, &D);
     float *ofwd = run_net(build_gru_fwd, F, L, 0, 1, NULL, xr, 9, &D);
     assert_close(orev, ofwd, D, 1e-6f, "reverse");
+    free(orev);
+    free(ofwd);
+}
+
+static int build_lstm_fwd(dsbi_net *net, int x) { return dsbi_net_lstm(net, x, 3, 0); }
+static int build_lstm_rev(dsbi_net *net, int x) { return dsbi_net_lstm(net, x, 3, 1); }
+
+/* the same for the LSTM: padded == unpadded, reversed == forward on the
+ * reversed sequence */
+Test(summary, lstm_masked_and_reversed) {
+    enum { B = 3, L = 8, F = 2 };
+    size_t count[B] = {8, 5, 1};
+    float x[B * L * F];
+    fill_normal(x, B * L * F, 32, 1.0f);
+    build_fn builds[3] = {build_sequence_net_lstm, build_lstm_fwd, build_lstm_rev};
+    for (int k = 0; k < 3; k++) {
+        size_t D;
+        float *o = run_net(builds[k], F, L, 1, B, count, x, 9, &D);
+        for (size_t b = 0; b < B; b++) {
+            size_t Db;
+            float *ob = run_net(builds[k], F, count[b], 0, 1, NULL, x + b * L * F, 9, &Db);
+            assert_close(o + b * D, ob, D, 1e-5f, "lstm sequence");
+            free(ob);
+        }
+        free(o);
+    }
+    float xr[L * F];
+    for (size_t t = 0; t < L; t++) memcpy(xr + t * F, x + (L - 1 - t) * F, F * sizeof(float));
+    size_t D;
+    float *orev = run_net(build_lstm_rev, F, L, 0, 1, NULL, x, 9, &D);
+    float *ofwd = run_net(build_lstm_fwd, F, L, 0, 1, NULL, xr, 9, &D);
+    assert_close(orev, ofwd, D, 1e-6f, "lstm reverse");
     free(orev);
     free(ofwd);
 }

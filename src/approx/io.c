@@ -76,10 +76,15 @@ static cJSON *config_json(const dsbi_model *m) {
         cJSON_AddStringToObject(j, "summary_pool",
                                 c->summary_pool == DSBI_SUMMARY_POOL_MAX ? "max" : "mean");
         cJSON_AddBoolToObject(j, "summary_stats", c->summary_stats);
+        if (c->summary == DSBI_SUMMARY_TIMESERIES)
+            cJSON_AddStringToObject(j, "summary_rnn",
+                                    c->summary_rnn == DSBI_SUMMARY_RNN_LSTM ? "lstm" : "gru");
     }
     /* classifier-free guidance: likewise only when on (the null condition
        is then the last dm.K values of "params") */
     if (c->cfg_dropout > 0.0f) cJSON_AddNumberToObject(j, "cfg_dropout", c->cfg_dropout);
+    /* minibatch OT coupling of flow-matching training: likewise only when on */
+    if (c->ot_coupling > 0.0f) cJSON_AddNumberToObject(j, "ot_coupling", c->ot_coupling);
     return j;
 }
 
@@ -243,6 +248,10 @@ static int summary_pool_parse(const char *s) {
     return !strcmp(s, "mean") ? DSBI_SUMMARY_POOL_MEAN : !strcmp(s, "max") ? DSBI_SUMMARY_POOL_MAX : -1;
 }
 
+static int summary_rnn_parse(const char *s) {
+    return !strcmp(s, "gru") ? DSBI_SUMMARY_RNN_GRU : !strcmp(s, "lstm") ? DSBI_SUMMARY_RNN_LSTM : -1;
+}
+
 /* The summary fields; absent in files of flat models (and of versions before
  * summary networks), which then get summary = none. */
 static int parse_summary(const char *path, const cJSON *j, dsbi_model_config *c) {
@@ -261,6 +270,12 @@ static int parse_summary(const char *path, const cJSON *j, dsbi_model_config *c)
     c->summary = (dsbi_summary_kind)kind;
     c->summary_pool = (dsbi_summary_pool)pool;
     c->summary_stats = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "summary_stats"));
+    /* "summary_rnn": absent in files of versions before the LSTM, which are GRU */
+    int rnn = DSBI_SUMMARY_RNN_GRU;
+    if (cJSON_GetObjectItemCaseSensitive(j, "summary_rnn") &&
+        (st = get_enum(path, j, "summary_rnn", summary_rnn_parse, &rnn)))
+        return st;
+    c->summary_rnn = (dsbi_summary_rnn)rnn;
     return DSBI_STATUS_OK;
 }
 
@@ -272,6 +287,17 @@ static int parse_cfg_dropout(const char *path, const cJSON *j, dsbi_model_config
     if (!st && !(c->cfg_dropout >= 0.0f && c->cfg_dropout < 1.0f))
         st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field 'cfg_dropout' is %g, outside [0, 1)",
                        path, (double)c->cfg_dropout);
+    return st;
+}
+
+/* "ot_coupling" in (0, 0.05]; absent (0) in files of models trained without
+ * OT coupling and of versions before it. */
+static int parse_ot_coupling(const char *path, const cJSON *j, dsbi_model_config *c) {
+    if (!cJSON_GetObjectItemCaseSensitive(j, "ot_coupling")) return DSBI_STATUS_OK;
+    int st = get_float(path, j, "ot_coupling", &c->ot_coupling);
+    if (!st && !(c->ot_coupling > 0.0f && c->ot_coupling <= 0.05f))
+        st = dsbi_fail(DSBI_STATUS_ERR_FORMAT, "%s: config field 'ot_coupling' is %g, outside (0, 0.05]",
+                       path, (double)c->ot_coupling);
     return st;
 }
 
@@ -299,7 +325,8 @@ static int parse_config(const char *path, const char *s, dsbi_model_config *c, s
                !(st = get_float(path, j, "fourier_scale", &c->fourier_scale)) &&
                !(st = get_float(path, j, "sigma_data", &c->sigma_data)) &&
                !(st = get_float(path, j, "cosine_shift", &c->cosine_shift)) &&
-               !(st = parse_summary(path, j, c)) && !(st = parse_cfg_dropout(path, j, c))) {
+               !(st = parse_summary(path, j, c)) && !(st = parse_cfg_dropout(path, j, c)) &&
+               !(st = parse_ot_coupling(path, j, c))) {
         c->schedule = (dsbi_schedule)e[0];
         c->prediction = (dsbi_prediction)e[1];
         c->weighting = (dsbi_weighting)e[2];

@@ -7,6 +7,7 @@
  */
 #include "approx/model.h"
 #include "approx/transform.h"
+#include "gen/ot.h"
 #include "sample/sampler.h"
 #include <cJSON.h>
 #include <math.h>
@@ -258,6 +259,54 @@ int dsbi_model_set_bounds(dsbi_model *m, const double *lower, const double *uppe
     m->bound_lo = lo;
     m->bound_hi = lo + D;
     return DSBI_STATUS_OK;
+}
+
+/* ---------------------------------------------------------------- consistency distillation */
+
+/* The student learns the teacher's ODE map in the teacher's standardized
+ * coordinates, so it adopts the teacher's standardization (and bounds): a
+ * diffusion level sigma means the same noise to both only then. */
+int dsbi_model_set_teacher(dsbi_model *m, const dsbi_model *teacher) {
+    dsbi_clear_error();
+    if (!m) return dsbi_fail(DSBI_STATUS_ERR_INVALID, "set_teacher: NULL model");
+    if (!teacher) {
+        m->teacher = NULL;
+        m->dm.teacher = NULL;
+        m->dm.teacher_params = NULL;
+        return DSBI_STATUS_OK;
+    }
+    if (m->cfg.schedule != DSBI_SCHEDULE_CONSISTENCY)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "distillation trains a consistency model (--model consistency); this model "
+                         "is a diffusion or flow model");
+    if (teacher->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY || !teacher->trained)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "the teacher must be a trained diffusion or flow-matching model (got %s)",
+                         teacher->trained ? "a consistency model" : "an untrained model");
+    if (teacher->D != m->D || teacher->K != m->K)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "the teacher has %zu parameters and %zu data values, the student %zu and %zu",
+                         teacher->D, teacher->K, m->D, m->K);
+    if (m->cfg.summary || teacher->cfg.summary || m->cfg.cfg_dropout > 0.0f)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "distillation of models with a summary network or condition dropout is not "
+                         "supported");
+    if (m->trained)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "set_teacher: the student is already trained");
+    int st = dsbi_model_set_bounds(m, teacher->bound_lo, teacher->bound_hi);
+    if (st) return st;
+    m->teacher = teacher;
+    m->dm.teacher = &teacher->dm;
+    m->dm.teacher_params = teacher->params;
+    return DSBI_STATUS_OK;
+}
+
+static void adopt_teacher_standardization(dsbi_model *m) {
+    if (!m->teacher) return;
+    memcpy(m->theta_mean, m->teacher->theta_mean, m->D * sizeof(float));
+    memcpy(m->theta_std, m->teacher->theta_std, m->D * sizeof(float));
+    memcpy(m->x_mean, m->teacher->x_mean, m->K * sizeof(float));
+    memcpy(m->x_std, m->teacher->x_std, m->K * sizeof(float));
 }
 
 int dsbi_model_get_bounds(const dsbi_model *m, double *lower, double *upper) {
@@ -557,6 +606,7 @@ typedef struct fit_state {
     dsbi_adam opt;
     float *gptr[MAX_WORKERS]; /* gradient buffer of each worker */
     int n_grads;              /* buffers filled by the last batch */
+    dsbi_ot_ws ot;            /* minibatch OT coupling (flow matching), if enabled */
 } fit_state;
 
 static void fit_state_free(fit_state *s) {
@@ -569,11 +619,29 @@ static void fit_state_free(fit_state *s) {
     free(s->drop);
     free(s->bt);
     free(s->perm);
+    dsbi_ot_ws_free(&s->ot);
 }
 
 static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *cfg,
                           size_t max_rows, size_t steps_per_epoch) {
     memset(s, 0, sizeof *s);
+    /* OT coupling (gen/ot.c) re-pairs flow-matching noise with parameters;
+       its condition distance needs x rows that are vectors, not packed sets.
+       Ratios above 0.05 bias the posterior more than they help (gen/ot.c) */
+    float ot = m->cfg.ot_coupling;
+    if (ot != 0.0f && !(ot > 0.0f && ot <= 0.05f))
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "OT coupling ratio must be in (0, 0.05], 0 = off (got %g); larger ratios "
+                         "bias the posterior", (double)ot);
+    if (ot != 0.0f && m->cfg.schedule != DSBI_SCHEDULE_FLOW)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "OT coupling is for flow-matching models only (--model flow)");
+    if (ot != 0.0f && m->cfg.summary)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "OT coupling needs plain x rows; it does not work with a summary network");
+    if (ot != 0.0f && cfg->batch_size > DSBI_OT_MAX_BATCH)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "OT coupling: batch size %zu above %d (the plan is B x B)",
+                         cfg->batch_size, DSBI_OT_MAX_BATCH);
     s->m = m;
     s->cfg = cfg;
     s->B = cfg->batch_size;
@@ -590,7 +658,7 @@ static int fit_state_init(fit_state *s, dsbi_model *m, const dsbi_train_config *
     s->drop = dsbi_malloc(s->B, 1);
     if (s->n_workers > 1) s->wgrads = dsbi_malloc((size_t)(s->n_workers - 1) * s->n_params, sizeof(float));
     if (!s->grads || !s->bt || !s->perm || !s->eps || !s->u || !s->drop ||
-        (s->n_workers > 1 && !s->wgrads))
+        (s->n_workers > 1 && !s->wgrads) || (ot != 0.0f && dsbi_ot_ws_create(&s->ot, s->B, m->D)))
         goto fail;
     s->adam_m = s->grads + s->n_params;
     s->adam_v = s->adam_m + s->n_params;
@@ -643,6 +711,11 @@ static double batch_loss(fit_state *s, const float *params, size_t B) {
             s->drop[i] = dsbi_rng_uniform(&s->rng) < (double)m->cfg.cfg_dropout;
         drop = s->drop;
     }
+    /* OT coupling: a deterministic function of the batch, after every draw,
+       so it takes nothing from the training stream; on a numerical failure
+       the batch keeps its independent noise (the unbiased fallback) */
+    if (m->cfg.ot_coupling > 0.0f)
+        dsbi_ot_couple(&s->ot, s->bt, s->bx, s->eps, B, D, K, m->cfg.ot_coupling, NULL);
     int T = s->n_workers;
     s->n_grads = 1;
     if (T == 1 || B < (size_t)T * MIN_ROWS_PER_WORKER / 2) {
@@ -851,7 +924,7 @@ static int read_checkpoint(dsbi_model *m, fit_state *s, size_t *epochs_done) {
     } else if (ck->D != m->D || ck->K != m->K || ck->n_params != s->n_params ||
                ck->cfg.summary != m->cfg.summary || ck->cfg.schedule != m->cfg.schedule || ck->cfg.prediction != m->cfg.prediction ||
                ck->cfg.width != m->cfg.width || ck->cfg.depth != m->cfg.depth ||
-               ck->cfg.cfg_dropout != m->cfg.cfg_dropout) {
+               ck->cfg.cfg_dropout != m->cfg.cfg_dropout || ck->cfg.ot_coupling != m->cfg.ot_coupling) {
         st = dsbi_fail(DSBI_STATUS_ERR_INVALID, "%s: checkpoint of a different model configuration", path);
     } else if (epochs != c->epochs || batch != c->batch_size || seed != (size_t)c->seed) {
         st = dsbi_fail(DSBI_STATUS_ERR_INVALID,
@@ -1001,6 +1074,7 @@ int dsbi_model_fit(dsbi_model *m, const dsbi_dataset *ds, const dsbi_train_confi
     size_t n_tr = n - n_val;
     dsbi_fit_standardization(th, n_tr, D, m->theta_mean, m->theta_std);
     fit_x_standardization(m, xx, n_tr);
+    adopt_teacher_standardization(m);
     standardize(th, th, n, D, m->theta_mean, m->theta_std);
     standardize(xx, xx, n, K, m->x_mean, m->x_std);
 
@@ -1105,6 +1179,7 @@ int dsbi_model_fit_online(dsbi_model *m, const dsbi_simulator *sim, const dsbi_t
     }
     dsbi_fit_standardization(dsbi_dataset_theta(pilot), np, D, m->theta_mean, m->theta_std);
     fit_x_standardization(m, dsbi_dataset_x(pilot), np);
+    adopt_teacher_standardization(m);
     size_t nv = n_val < np ? n_val : 0;
     float *vbuf = dsbi_malloc(nv ? nv : 1, (D + K) * sizeof(float));
     float *tbuf = dsbi_malloc(n, (D + K) * sizeof(float));

@@ -27,6 +27,7 @@ struct dsbi_model {
     char **theta_names, **x_names; /* D / K names or NULL */
     double *bound_lo, *bound_hi;   /* D each, the prior's support, or NULL: the network
                                     * works on unbounded coordinates (approx/transform.h) */
+    const dsbi_model *teacher;     /* consistency distillation (borrowed) or NULL */
 };
 
 /* Extra float tensors stored beside a model (training state of checkpoints). */

@@ -57,11 +57,25 @@ char *dsbi_model_describe(const dsbi_model *m) {
     size_t len = (size_t)n;
     if (c->summary && len < cap - 200)
         len += (size_t)snprintf(s + len, cap - len,
-                                "  summary network: %s on sets of up to %zu x %zu values -> %zu "
+                                "  summary network: %s%s on sets of up to %zu x %zu values -> %zu "
                                 "(width %zu, depth %zu%s)\n",
-                                dsbi_summary_name(c->summary), c->set_size, c->set_features,
+                                dsbi_summary_name(c->summary),
+                                c->summary != DSBI_SUMMARY_TIMESERIES ? ""
+                                : c->summary_rnn == DSBI_SUMMARY_RNN_LSTM ? " (LSTM)" : " (GRU)",
+                                c->set_size, c->set_features,
                                 c->summary_dim, c->summary_width, c->summary_depth,
                                 c->summary_stats ? ", + mean/ln sd/sqrt n" : "");
+    if ((c->cfg_dropout > 0.0f || c->ot_coupling > 0.0f) && len < cap - 200) {
+        len += (size_t)snprintf(s + len, cap - len, "  trained with");
+        if (c->cfg_dropout > 0.0f)
+            len += (size_t)snprintf(s + len, cap - len,
+                                    " condition dropout %g (classifier-free guidance: sample "
+                                    "--guidance-scale)", (double)c->cfg_dropout);
+        if (c->ot_coupling > 0.0f)
+            len += (size_t)snprintf(s + len, cap - len, "%s minibatch OT coupling (r = %g)",
+                                    c->cfg_dropout > 0.0f ? "," : "", (double)c->ot_coupling);
+        len += (size_t)snprintf(s + len, cap - len, "\n");
+    }
     if (m->bound_lo && len < cap - 100)
         len += (size_t)snprintf(s + len, cap - len,
                                 "  bounded parameters: the network works on logit/log coordinates "

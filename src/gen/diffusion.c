@@ -323,11 +323,24 @@ int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int
         dsbi_diff_ws_free(w);
         return DSBI_STATUS_ERR_NOMEM;
     }
+    if (train && dm->teacher) { /* consistency distillation: the teacher's forward passes */
+        if (!(w->teacher = dsbi_malloc(1, sizeof *w->teacher)) ||
+            (st = dsbi_diff_ws_create(w->teacher, dm->teacher, B, 0))) {
+            free(w->teacher);
+            w->teacher = NULL;
+            dsbi_diff_ws_free(w);
+            return st ? st : DSBI_STATUS_ERR_NOMEM;
+        }
+    }
     return DSBI_STATUS_OK;
 }
 
 void dsbi_diff_ws_free(dsbi_diff_ws *w) {
     if (!w) return;
+    if (w->teacher) {
+        dsbi_diff_ws_free(w->teacher);
+        free(w->teacher);
+    }
     dsbi_ws_free(&w->ws);
     free(w->row);
     free(w->aux);

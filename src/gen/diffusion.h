@@ -52,6 +52,10 @@ typedef struct dsbi_diffusion {
     dsbi_prediction pred;
     dsbi_weighting weighting;
     size_t ct_levels; /* consistency training: current discretisation N (set per step) */
+    /* consistency distillation: a trained diffusion model whose probability-
+       flow ODE supplies the targets (borrowed, set for the length of a fit) */
+    const struct dsbi_diffusion *teacher;
+    const float *teacher_params;
 } dsbi_diffusion;
 
 int dsbi_diffusion_build(dsbi_diffusion *dm, const dsbi_model_config *cfg, size_t D, size_t K);
@@ -63,6 +67,7 @@ typedef struct dsbi_diff_ws {
     size_t B;
     double *row;      /* B x 4: lambda, weight, P, Q */
     float *aux;       /* 3 x B x D: consistency training and sampling */
+    struct dsbi_diff_ws *teacher; /* distillation: the teacher's workspace (training only) */
 } dsbi_diff_ws;
 
 int dsbi_diff_ws_create(dsbi_diff_ws *w, const dsbi_diffusion *dm, size_t B, int train);

@@ -170,6 +170,14 @@ int dsbi_net_gru(dsbi_net *net, int in, size_t hidden, int reverse) {
                                  .s_dim = dsbi_gru_save_size(n->rows, hidden)});
 }
 
+int dsbi_net_lstm(dsbi_net *net, int in, size_t hidden, int reverse) {
+    const dsbi_node *n = node_of(net, in);
+    return push(net, (dsbi_node){.kind = DSBI_NODE_LSTM, .op = reverse != 0, .n_in = 1,
+                                 .in = {in}, .dim = hidden, .rows = 1,
+                                 .p_size = dsbi_lstm_param_size(n->dim, hidden),
+                                 .s_dim = dsbi_lstm_save_size(n->rows, hidden)});
+}
+
 static void fill_uniform(float *p, size_t n, float bound, dsbi_rng *rng) {
     for (size_t k = 0; k < n; k++) p[k] = bound * (float)(2.0 * dsbi_rng_uniform(rng) - 1.0);
 }
@@ -223,6 +231,9 @@ void dsbi_net_init_params(const dsbi_net *net, float *params, dsbi_rng *rng) {
             break;
         case DSBI_NODE_GRU: /* PyTorch: U(+-1/sqrt(hidden)) for all */
             fill_uniform(p, n->p_size, 1.0f / sqrtf((float)n->dim), rng);
+            break;
+        case DSBI_NODE_LSTM:
+            dsbi_lstm_init(p, net->nodes[n->in[0]].dim, n->dim, rng);
             break;
         default:
             break;
@@ -445,6 +456,14 @@ static void bwd_gru(const ctx *c) {
     dsbi_gru_backward(din_of(c, 0), grad_of(c), dout_of(c), in_of(c, 0), save_of(c), par_of(c),
                       count_of(c, 0), c->B, in_rows(c, 0), in_dim(c, 0), c->n->dim, c->n->op);
 }
+static void fwd_lstm(const ctx *c) {
+    dsbi_lstm_forward(out_of(c), save_of(c), in_of(c, 0), par_of(c), count_of(c, 0), c->B,
+                      in_rows(c, 0), in_dim(c, 0), c->n->dim, c->n->op);
+}
+static void bwd_lstm(const ctx *c) {
+    dsbi_lstm_backward(din_of(c, 0), grad_of(c), dout_of(c), in_of(c, 0), save_of(c), par_of(c),
+                       count_of(c, 0), c->B, in_rows(c, 0), in_dim(c, 0), c->n->dim, c->n->op);
+}
 
 typedef void (*node_fn)(const ctx *);
 static const node_fn forward_fn[DSBI_NODE_KIND_COUNT] = {
@@ -455,6 +474,7 @@ static const node_fn forward_fn[DSBI_NODE_KIND_COUNT] = {
     [DSBI_NODE_SET_STATS] = fwd_set_stats, [DSBI_NODE_MHA] = fwd_mha,
     [DSBI_NODE_PMA] = fwd_pma,         [DSBI_NODE_RESHAPE] = fwd_reshape,
     [DSBI_NODE_CONV1D] = fwd_conv1d,   [DSBI_NODE_GRU] = fwd_gru,
+    [DSBI_NODE_LSTM] = fwd_lstm,
 };
 static const node_fn backward_fn[DSBI_NODE_KIND_COUNT] = {
     [DSBI_NODE_INPUT] = bwd_input,     [DSBI_NODE_DENSE] = bwd_dense,
@@ -464,6 +484,7 @@ static const node_fn backward_fn[DSBI_NODE_KIND_COUNT] = {
     [DSBI_NODE_SET_STATS] = bwd_set_stats, [DSBI_NODE_MHA] = bwd_mha,
     [DSBI_NODE_PMA] = bwd_pma,         [DSBI_NODE_RESHAPE] = bwd_reshape,
     [DSBI_NODE_CONV1D] = bwd_conv1d,   [DSBI_NODE_GRU] = bwd_gru,
+    [DSBI_NODE_LSTM] = bwd_lstm,
 };
 
 /* The arena is laid out with stride B of the pass, which stays inside the

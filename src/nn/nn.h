@@ -44,6 +44,7 @@ typedef enum dsbi_node_kind {
     DSBI_NODE_RESHAPE,   /* same floats, rows per item changed (k x F -> 1 x kF) */
     DSBI_NODE_CONV1D,    /* 1-D convolution over rows, 'same' zero padding */
     DSBI_NODE_GRU,       /* GRU over rows, output = last hidden state */
+    DSBI_NODE_LSTM,      /* LSTM over rows, output = last hidden state */
     DSBI_NODE_KIND_COUNT
 } dsbi_node_kind;
 
@@ -57,7 +58,7 @@ typedef struct dsbi_node {
     int emb;                   /* dsbi_time_embedding, for TIME_EMBED */
     int n_in;
     int in[DSBI_NODE_MAX_IN];
-    int op;                    /* dsbi_pool for POOL; 1 = reversed for GRU */
+    int op;                    /* dsbi_pool for POOL; 1 = reversed for GRU/LSTM */
     int masked;                /* rows beyond ws->count[b] are padding */
     size_t dim;                /* output width */
     size_t rows;               /* rows per item (1 = vector level) */
@@ -129,6 +130,8 @@ int dsbi_net_conv1d(dsbi_net *net, int in, size_t dim, size_t kernel);
 /* (B*L x Din) -> (B x hidden): GRU hidden state after the last valid step
  * (reverse = 1: after running from the last valid step back to step 0). */
 int dsbi_net_gru(dsbi_net *net, int in, size_t hidden, int reverse);
+/* The same with an LSTM (forget-gate biases initialised to 1). */
+int dsbi_net_lstm(dsbi_net *net, int in, size_t hidden, int reverse);
 
 /* Initialises parameters (dense: U(-1/sqrt(fan_in), 1/sqrt(fan_in)); output
  * layers flagged zero_init: 0; Fourier frequencies N(0, scale^2)). */

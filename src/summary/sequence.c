@@ -7,7 +7,8 @@
  *   n = tanh(x Wn + bn + r (h Un + cn)), h' = (1 - z) n + z h, h_0 = 0.
  * reverse = 1 runs from step len_b - 1 down to 0 (the backward half of a
  * bidirectional GRU). Items of length len_b < L keep their state on the
- * padded steps, so a padded batch gives exactly the unpadded answer.
+ * padded steps, so a padded batch gives exactly the unpadded answer. An LSTM
+ * with the same interface, output and masks follows the GRU.
  */
 #include "summary/summary.h"
 #include "nn/layers.h"
@@ -201,5 +202,149 @@ void dsbi_gru_backward(float *d_x, float *d_p, const float *d_out, const float *
     }
     /* Hs[0..L-1] (L*B x H) are the h_{t-1} of steps 0..L-1, matching dGh's rows */
     dsbi_dense_backward(NULL, gwh, gbh, s.dGh, s.Hs, wh, L * B, H, G);
+    dsbi_dense_backward(d_x, gwx, gbx, s.dGx, x, wx, B * L, Din, G);
+}
+
+/* ---------------------------------------------------------------- LSTM */
+
+/* LSTM (Hochreiter & Schmidhuber 1997 with a forget gate, Gers et al. 2000;
+ * PyTorch gate order i, f, g, o, one bias per gate):
+ *   a = x Wx + b + h Wh, i = s(a_i), f = s(a_f), g = tanh(a_g), o = s(a_o),
+ *   c' = f c + i g, h' = o tanh(c'), h_0 = c_0 = 0.
+ * Output, reverse and masks as for the GRU: padded steps carry (h, c).
+ * Saved state and scratch for B items (floats): Gx (B*L x 4H) input
+ * projections in input row order; Hs, Cs ((L+1) x B x H) hidden and cell
+ * states by step; A (L x B x 4H) gates i, f, g, o by step; scratch dGx
+ * (B*L x 4H), dGh (L x B x 4H) pre-activation gradients by step (dWh is one
+ * product over all steps), Gh (B x 4H), dh, dhp, dc (B x H). */
+typedef struct lstm_bufs {
+    float *Gx, *Hs, *Cs, *A, *dGx, *dGh, *Gh, *dh, *dhp, *dc;
+} lstm_bufs;
+
+size_t dsbi_lstm_save_size(size_t L, size_t H) { return H * (18 * L + 9); }
+
+size_t dsbi_lstm_param_size(size_t Din, size_t H) { return 4 * H * (Din + 1 + H); }
+
+static lstm_bufs lstm_split(float *save, size_t B, size_t L, size_t H) {
+    lstm_bufs s;
+    s.Gx = save;
+    s.Hs = s.Gx + B * L * 4 * H;
+    s.Cs = s.Hs + (L + 1) * B * H;
+    s.A = s.Cs + (L + 1) * B * H;
+    s.dGx = s.A + L * B * 4 * H;
+    s.dGh = s.dGx + B * L * 4 * H;
+    s.Gh = s.dGh + L * B * 4 * H;
+    s.dh = s.Gh + B * 4 * H;
+    s.dhp = s.dh + B * H;
+    s.dc = s.dhp + B * H;
+    return s;
+}
+
+/* p = [Wx (Din x 4H), b (4H), Wh (H x 4H)]: every entry U(+-1/sqrt(H))
+ * (PyTorch), then the forget-gate biases set to 1. With b_f = 0 the forget
+ * gate starts at s(0) = 0.5, so the cell state, and the gradient through it,
+ * halves at every step: early steps of a long series are forgotten and their
+ * gradients vanish before training has begun. b_f = 1 (f = 0.73) keeps the
+ * memory about 3 steps instead of 1.4 at the start (Gers, Schmidhuber &
+ * Cummins 2000; Jozefowicz, Zaremba & Sutskever 2015, who found it closes
+ * most of the gap between the LSTM and the GRU). */
+void dsbi_lstm_init(float *p, size_t Din, size_t H, dsbi_rng *rng) {
+    size_t n = dsbi_lstm_param_size(Din, H);
+    float bound = 1.0f / sqrtf((float)H);
+    for (size_t k = 0; k < n; k++) p[k] = bound * (float)(2.0 * dsbi_rng_uniform(rng) - 1.0);
+    float *bf = p + Din * 4 * H + H;
+    for (size_t j = 0; j < H; j++) bf[j] = 1.0f;
+}
+
+/* x (B*L x Din), p as at dsbi_lstm_init; out (B x H) = h after the last valid step */
+void dsbi_lstm_forward(float *out, float *save, const float *x, const float *p,
+                       const size_t *count, size_t B, size_t L, size_t Din, size_t H,
+                       int reverse) {
+    size_t G = 4 * H;
+    const float *wx = p, *bx = wx + Din * G, *wh = bx + G;
+    lstm_bufs s = lstm_split(save, B, L, H);
+    dsbi_dense_forward(s.Gx, x, wx, bx, B * L, Din, G);
+    memset(s.Hs, 0, B * H * sizeof(float));
+    memset(s.Cs, 0, B * H * sizeof(float));
+    for (size_t t = 0; t < L; t++) {
+        const float *hp = s.Hs + t * B * H, *cp = s.Cs + t * B * H;
+        float *hc = s.Hs + (t + 1) * B * H, *cc = s.Cs + (t + 1) * B * H;
+        dsbi_sgemm(0, 0, B, G, H, 1.0f, hp, H, wh, G, 0.0f, s.Gh, G);
+        for (size_t b = 0; b < B; b++) {
+            size_t n = n_valid(count, b, L);
+            float *a = s.A + (t * B + b) * G;
+            if (t >= n) { /* padded step: carry the state */
+                memcpy(hc + b * H, hp + b * H, H * sizeof(float));
+                memcpy(cc + b * H, cp + b * H, H * sizeof(float));
+                memset(a, 0, G * sizeof(float));
+                continue;
+            }
+            const float *gx = s.Gx + (b * L + gru_row(t, n, reverse)) * G, *gh = s.Gh + b * G;
+            for (size_t j = 0; j < H; j++) {
+                float i = sigm(gx[j] + gh[j]), f = sigm(gx[H + j] + gh[H + j]);
+                float g = tanhf(gx[2 * H + j] + gh[2 * H + j]);
+                float o = sigm(gx[3 * H + j] + gh[3 * H + j]);
+                float c = f * cp[b * H + j] + i * g;
+                a[j] = i;
+                a[H + j] = f;
+                a[2 * H + j] = g;
+                a[3 * H + j] = o;
+                cc[b * H + j] = c;
+                hc[b * H + j] = o * tanhf(c);
+            }
+        }
+    }
+    memcpy(out, s.Hs + L * B * H, B * H * sizeof(float));
+}
+
+/* BPTT from dh_L = d_out, dc_L = 0: dc += dh o (1 - tanh^2 c'), da_o = dh tanh(c') o(1-o),
+ * da_i = dc g i(1-i), da_f = dc c f(1-f), da_g = dc i (1-g^2), dc_prev = dc f,
+ * dh_prev = dA Wh^T; then dWh += sum_t h_{t-1}^T dA_t (one product over all
+ * steps), dWx += x^T dGx, db += sum dGx, d_x += dGx Wx^T */
+void dsbi_lstm_backward(float *d_x, float *d_p, const float *d_out, const float *x, float *save,
+                        const float *p, const size_t *count, size_t B, size_t L, size_t Din,
+                        size_t H, int reverse) {
+    size_t G = 4 * H;
+    const float *wx = p, *wh = wx + Din * G + G;
+    float *gwx = d_p, *gbx = d_p ? gwx + Din * G : NULL, *gwh = d_p ? gbx + G : NULL;
+    lstm_bufs s = lstm_split(save, B, L, H);
+    memcpy(s.dh, d_out, B * H * sizeof(float)); /* B x H */
+    memset(s.dc, 0, B * H * sizeof(float));
+    memset(s.dGx, 0, B * L * G * sizeof(float));
+    for (size_t t = L; t-- > 0;) {
+        const float *hp = s.Hs + t * B * H, *cp = s.Cs + t * B * H, *cc = s.Cs + (t + 1) * B * H;
+        for (size_t b = 0; b < B; b++) {
+            size_t n = n_valid(count, b, L);
+            float *dgh = s.dGh + (t * B + b) * G, *dh = s.dh + b * H, *dhp = s.dhp + b * H;
+            float *dc = s.dc + b * H;
+            if (t >= n) { /* the carried state passes its gradients through */
+                memset(dgh, 0, G * sizeof(float));
+                memcpy(dhp, dh, H * sizeof(float));
+                continue;
+            }
+            const float *a = s.A + (t * B + b) * G;
+            float *dgx = s.dGx + (b * L + gru_row(t, n, reverse)) * G;
+            for (size_t j = 0; j < H; j++) {
+                float i = a[j], f = a[H + j], g = a[2 * H + j], o = a[3 * H + j];
+                float tc = tanhf(cc[b * H + j]), gh = dh[j];
+                float dcj = dc[j] + gh * o * (1.0f - tc * tc);
+                float dai = dcj * g * i * (1.0f - i), daf = dcj * cp[b * H + j] * f * (1.0f - f);
+                float dag = dcj * i * (1.0f - g * g), dao = gh * tc * o * (1.0f - o);
+                dgh[j] = dgx[j] = dai;
+                dgh[H + j] = dgx[H + j] = daf;
+                dgh[2 * H + j] = dgx[2 * H + j] = dag;
+                dgh[3 * H + j] = dgx[3 * H + j] = dao;
+                dc[j] = dcj * f;
+                dhp[j] = 0.0f;
+            }
+        }
+        /* dh_{t-1} += dA_t Wh^T; parameter gradients after the loop */
+        dsbi_dense_backward(s.dhp, NULL, NULL, s.dGh + t * B * G, hp, wh, B, H, G);
+        float *tmp = s.dh;
+        s.dh = s.dhp;
+        s.dhp = tmp;
+    }
+    /* Hs[0..L-1] (L*B x H) are the h_{t-1} of steps 0..L-1, matching dGh's rows */
+    if (gwh) dsbi_sgemm(1, 0, H, G, L * B, 1.0f, s.Hs, H, s.dGh, G, 1.0f, gwh, G);
     dsbi_dense_backward(d_x, gwx, gbx, s.dGx, x, wx, B * L, Din, G);
 }

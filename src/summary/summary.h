@@ -1,11 +1,12 @@
 /*
  * Summary-network kernels: set pooling, set statistics, multi-head attention
- * (SAB/ISAB/PMA), 1-D convolution and GRU, as forward/backward pairs that the
- * tape in src/nn/net.c dispatches to; builders for composite blocks (MAB, SAB,
- * ISAB, PMA block, DeepSet); and the conjugate normal-gamma task used to test
- * them. Shapes: B items, N (or L) rows per item, F features; `count` gives the
- * valid rows of each item (NULL = all N). Backward functions accumulate (+=);
- * parameter-gradient pointers may be NULL (input gradients only).
+ * (SAB/ISAB/PMA), 1-D convolution, GRU and LSTM, as forward/backward pairs
+ * that the tape in src/nn/net.c dispatches to; builders for composite blocks
+ * (MAB, SAB, ISAB, PMA block, DeepSet); and the conjugate normal-gamma task
+ * used to test them. Shapes: B items, N (or L) rows per item, F features;
+ * `count` gives the valid rows of each item (NULL = all N). Backward
+ * functions accumulate (+=); parameter-gradient pointers may be NULL (input
+ * gradients only).
  */
 #ifndef DSBI_SUMMARY_H
 #define DSBI_SUMMARY_H
@@ -55,6 +56,18 @@ void dsbi_gru_forward(float *out, float *save, const float *x, const float *p,
 void dsbi_gru_backward(float *d_x, float *d_p, const float *d_out, const float *x, float *save,
                        const float *p, const size_t *count, size_t B, size_t L, size_t Din,
                        size_t H, int reverse);
+
+/* LSTM with the GRU's interface: p = [Wx (Din x 4H), b (4H), Wh (H x 4H)],
+ * gates i, f, g, o; out (B x H) = h after the last valid step. */
+size_t dsbi_lstm_save_size(size_t L, size_t H);
+size_t dsbi_lstm_param_size(size_t Din, size_t H);
+/* U(+-1/sqrt(H)) for every entry, forget-gate biases 1 (see sequence.c) */
+void dsbi_lstm_init(float *p, size_t Din, size_t H, dsbi_rng *rng);
+void dsbi_lstm_forward(float *out, float *save, const float *x, const float *p,
+                       const size_t *count, size_t B, size_t L, size_t Din, size_t H, int reverse);
+void dsbi_lstm_backward(float *d_x, float *d_p, const float *d_out, const float *x, float *save,
+                        const float *p, const size_t *count, size_t B, size_t L, size_t Din,
+                        size_t H, int reverse);
 
 /* ---------------------------------------------------------------- blocks */
 

@@ -9,9 +9,9 @@
  *   set_transformer:  Dense W per member, depth x ISAB_m (SAB if m = 0),
  *                     PMA with one seed, (Dense W, act), Dense S (Lee et al. 2019)
  *   timeseries:       (Conv1d W, kernel 3, act) x depth, a forward and a
- *                     reversed GRU of W units (the last state of each), (Dense
- *                     W, act), Dense S (BayesFlow's TimeSeriesNetwork minus its
- *                     skip paths)
+ *                     reversed GRU (or LSTM, summary_rnn) of W units (the
+ *                     last state of each), (Dense W, act), Dense S
+ *                     (BayesFlow's TimeSeriesNetwork minus its skip paths)
  * With summary_stats the fixed statistics [e^a mean, e^b ln sd, e^c sqrt n]
  * of the members join the pooled features before the last MLP. Mean pooling
  * alone cannot tell a set of 5 from one of 50 drawn from the same
@@ -72,6 +72,9 @@ int dsbi_summary_check_config(const dsbi_model_config *c, size_t K) {
                          c->summary_inducing);
     if ((unsigned)c->summary_pool > DSBI_SUMMARY_POOL_MAX)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown summary pooling %d", (int)c->summary_pool);
+    if ((unsigned)c->summary_rnn > DSBI_SUMMARY_RNN_LSTM)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown summary_rnn %d (0 = gru, 1 = lstm)",
+                         (int)c->summary_rnn);
     return DSBI_STATUS_OK;
 }
 
@@ -114,8 +117,10 @@ int dsbi_summary_net_build(dsbi_summary_net *s, const dsbi_model_config *c, size
     default: {
         for (size_t l = 0; l < L && h >= 0; l++)
             if ((h = dsbi_net_conv1d(net, h, W, 3)) >= 0) h = dsbi_net_act(net, h, act);
-        int g[2] = {h >= 0 ? dsbi_net_gru(net, h, W, 0) : -1, -1};
-        if (g[0] >= 0) g[1] = dsbi_net_gru(net, h, W, 1);
+        int (*rnn)(dsbi_net *, int, size_t, int) =
+            c->summary_rnn == DSBI_SUMMARY_RNN_LSTM ? dsbi_net_lstm : dsbi_net_gru;
+        int g[2] = {h >= 0 ? rnn(net, h, W, 0) : -1, -1};
+        if (g[0] >= 0) g[1] = rnn(net, h, W, 1);
         h = g[1] >= 0 ? dsbi_net_concat(net, 2, g) : -1;
         break;
     }
