@@ -865,6 +865,7 @@ Test(cli, demo_diagnoses_by_default_and_not_with_no_diagnose, .timeout = 120) {
     /* --compare diagnoses each family into its own folder and tabulates TARP */
     r = run_expect(0, dir, "demo %s --compare --out c", tiny);
     expect_in(r.out, "TARP area", "compare table");
+    expect_in(r.out, "distilled from the diffusion model", "compare: distilled consistency model");
     run_free(&r);
     static const char *const fam[3] = {"diffusion", "flow", "consistency"};
     for (int f = 0; f < 3; f++) {
