@@ -108,43 +108,24 @@ Test(distill, consistency_distillation_matches_the_posterior, .timeout = 120) {
 /* train --distill: a consistency model from a teacher file, then sampled in
  * two steps; a missing teacher and bounds that would contradict it are
  * refused. */
-static int run_in(const char *dir, const char *args) {
-    const char *p = getenv("DSBI_CLI");
-    char exe[PATH_MAX], cmd[PATH_MAX + 600];
-    cr_assert_not_null(realpath(p ? p : "build/diffsbi", exe), "CLI binary not found (set DSBI_CLI)");
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out 2> err", dir, exe, args);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static int file_has(const char *dir, const char *name, const char *needle) {
-    char path[128], buf[8192] = "";
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    buf[fread(buf, 1, sizeof buf - 1, f)] = '\0';
-    fclose(f);
-    return strstr(buf, needle) != NULL;
-}
-
 Test(distill, cli_distill, .timeout = 120) {
     char dir[] = "/tmp/dsbi_distill_XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     const char *common = "--task two_moons --sims 1000 --epochs 2 --width 32 --threads 1 --quiet";
     char args[512];
     snprintf(args, sizeof args, "train %s --out t.dsbi", common);
-    cr_assert_eq(run_in(dir, args), 0);
+    cr_assert_eq(cli_run_in(dir, "%s", args), 0);
     snprintf(args, sizeof args, "train %s --distill t.dsbi --out s.dsbi", common);
-    cr_assert_eq(run_in(dir, args), 0);
-    cr_assert_eq(run_in(dir, "info s.dsbi"), 0);
-    cr_assert(file_has(dir, "out", "consistency"), "info does not name the consistency model");
-    cr_assert_eq(run_in(dir, "sample --model s.dsbi --obs 0.1,-0.2 -n 20 --steps 2 --threads 1 --out d.csv"), 0);
+    cr_assert_eq(cli_run_in(dir, "%s", args), 0);
+    cr_assert_eq(cli_run_in(dir, "info s.dsbi"), 0);
+    cr_assert(file_contains(dir, "out", "consistency"), "info does not name the consistency model");
+    cr_assert_eq(cli_run_in(dir, "sample --model s.dsbi --obs 0.1,-0.2 -n 20 --steps 2 --threads 1 --out d.csv"), 0);
     snprintf(args, sizeof args, "train %s --distill nothere.dsbi --out s.dsbi", common);
-    cr_assert_eq(run_in(dir, args), 1);
-    cr_assert(file_has(dir, "err", "nothere.dsbi"), "the missing teacher is not named");
+    cr_assert_eq(cli_run_in(dir, "%s", args), 1);
+    cr_assert(file_contains(dir, "err", "nothere.dsbi"), "the missing teacher is not named");
     snprintf(args, sizeof args, "train %s --distill t.dsbi --no-bounds --out s.dsbi", common);
-    cr_assert_eq(run_in(dir, args), 2);
-    cr_assert(file_has(dir, "err", "its teacher's bounds"));
+    cr_assert_eq(cli_run_in(dir, "%s", args), 2);
+    cr_assert(file_contains(dir, "err", "its teacher's bounds"));
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);

@@ -634,29 +634,6 @@ Test(summary_train, file_summary_rnn_field) {
 
 /* Runs the CLI ($DSBI_CLI, default build/diffsbi) in dir with stderr to
  * dir/err; returns the exit code. */
-static int run_cli(const char *dir, const char *fmt, ...) {
-    const char *p = getenv("DSBI_CLI");
-    char exe[PATH_MAX], args[1024], cmd[PATH_MAX + 1200];
-    cr_assert_not_null(realpath(p ? p : "build/diffsbi", exe), "CLI binary not found (set DSBI_CLI)");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "cd %s && %s %s > out 2> err", dir, exe, args);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
-static int err_has(const char *dir, const char *needle) {
-    char path[128], buf[4096] = "";
-    snprintf(path, sizeof path, "%s/err", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strstr(buf, needle) != NULL;
-}
 
 /* train --summary on a long-form CSV, sample with a set file; bad files are
  * refused with the line and column named. */
@@ -679,30 +656,30 @@ Test(summary_train, cli_long_csv_train_and_sample, .timeout = 60) {
     f = fopen(path, "w");
     fprintf(f, "y1,y2\n0.5,1\n0.7,1.2\n0.2,0.8\n");
     fclose(f);
-    cr_assert_eq(run_cli(dir, "train --summary deepset --data sets.csv --id set --theta a,b "
+    cr_assert_eq(cli_run_in(dir, "train --summary deepset --data sets.csv --id set --theta a,b "
                               "--epochs 3 --width 16 --depth 1 --summary-width 8 --threads 1 "
                               "--quiet --out m.dsbi"), 0);
-    cr_assert(err_has(dir, "300 sets of 1..8 members x 2 features"));
-    cr_assert_eq(run_cli(dir, "sample --model m.dsbi --obs obs.csv -n 50 --out post.csv --threads 1"), 0);
-    cr_assert_eq(run_cli(dir, "info m.dsbi"), 0);
+    cr_assert(file_contains(dir, "err", "300 sets of 1..8 members x 2 features"));
+    cr_assert_eq(cli_run_in(dir, "sample --model m.dsbi --obs obs.csv -n 50 --out post.csv --threads 1"), 0);
+    cr_assert_eq(cli_run_in(dir, "info m.dsbi"), 0);
     /* a member file with the wrong number of columns */
-    cr_assert_eq(run_cli(dir, "sample --model m.dsbi --obs sets.csv -n 5"), 1);
-    cr_assert(err_has(dir, "sets of members with 2 values each"));
+    cr_assert_eq(cli_run_in(dir, "sample --model m.dsbi --obs sets.csv -n 5"), 1);
+    cr_assert(file_contains(dir, "err", "sets of members with 2 values each"));
     /* theta that changes within a set: the line is named */
     snprintf(path, sizeof path, "%s/bad.csv", dir);
     f = fopen(path, "w");
     fprintf(f, "set,a,y\n1,0.5,1\n1,0.5,2\n2,1,1\n1,0.6,3\n");
     fclose(f);
-    cr_assert_eq(run_cli(dir, "train --summary deepset --data bad.csv --id set --theta a --out x.dsbi"), 1);
-    cr_assert(err_has(dir, "bad.csv: line 5: theta column 'a' is 0.6 but 0.5 earlier in set id 1"));
+    cr_assert_eq(cli_run_in(dir, "train --summary deepset --data bad.csv --id set --theta a --out x.dsbi"), 1);
+    cr_assert(file_contains(dir, "err", "bad.csv: line 5: theta column 'a' is 0.6 but 0.5 earlier in set id 1"));
     /* a long-form file needs --id; set options need --summary */
-    cr_assert_eq(run_cli(dir, "train --summary deepset --data sets.csv --theta a,b --out x.dsbi"), 2);
-    cr_assert(err_has(dir, "needs --id COL"));
-    cr_assert_eq(run_cli(dir, "train --data sets.csv --id set --theta a,b --out x.dsbi"), 2);
-    cr_assert(err_has(dir, "give --summary KIND"));
-    cr_assert_eq(run_cli(dir, "train --summary nonsense --data sets.csv --out x.dsbi"), 2);
-    cr_assert(err_has(dir, "unknown network 'nonsense'"));
-    cr_assert_eq(run_cli(dir, "train --help"), 0);
+    cr_assert_eq(cli_run_in(dir, "train --summary deepset --data sets.csv --theta a,b --out x.dsbi"), 2);
+    cr_assert(file_contains(dir, "err", "needs --id COL"));
+    cr_assert_eq(cli_run_in(dir, "train --data sets.csv --id set --theta a,b --out x.dsbi"), 2);
+    cr_assert(file_contains(dir, "err", "give --summary KIND"));
+    cr_assert_eq(cli_run_in(dir, "train --summary nonsense --data sets.csv --out x.dsbi"), 2);
+    cr_assert(file_contains(dir, "err", "unknown network 'nonsense'"));
+    cr_assert_eq(cli_run_in(dir, "train --help"), 0);
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
@@ -726,7 +703,7 @@ Test(summary_train, cli_summary_rnn, .timeout = 60) {
         }
     }
     fclose(f);
-    cr_assert_eq(run_cli(dir, "train --summary timeseries --summary-rnn lstm --data seq.csv --id id "
+    cr_assert_eq(cli_run_in(dir, "train --summary timeseries --summary-rnn lstm --data seq.csv --id id "
                               "--theta a --epochs 2 --width 16 --depth 1 --summary-width 4 "
                               "--summary-depth 1 --threads 1 --quiet --out m.dsbi"), 0);
     snprintf(path, sizeof path, "%s/m.dsbi", dir);
@@ -735,9 +712,9 @@ Test(summary_train, cli_summary_rnn, .timeout = 60) {
     cr_assert_eq(dsbi_model_get_config(m).summary, DSBI_SUMMARY_TIMESERIES);
     cr_assert_eq(dsbi_model_get_config(m).summary_rnn, DSBI_SUMMARY_RNN_LSTM);
     dsbi_model_free(m);
-    cr_assert_eq(run_cli(dir, "train --summary timeseries --summary-rnn rnn --data seq.csv --id id "
+    cr_assert_eq(cli_run_in(dir, "train --summary timeseries --summary-rnn rnn --data seq.csv --id id "
                               "--theta a --out x.dsbi"), 2);
-    cr_assert(err_has(dir, "--summary-rnn: 'rnn' is not gru or lstm"));
+    cr_assert(file_contains(dir, "err", "--summary-rnn: 'rnn' is not gru or lstm"));
     char cmd[256];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
