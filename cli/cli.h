@@ -50,7 +50,8 @@ int cli_read_obs(const char *cmd, const char *spec, size_t k, float *out);
 
 /* Model design options shared by train and demo. */
 #define CLI_MODEL_OPTS_HELP                                                                     \
-    "  --model FAMILY        diffusion | flow (flow matching) | consistency (iCT) [diffusion]\n"\
+    "  --model FAMILY        diffusion | flow (flow matching) | consistency (iCT) |\n"          \
+    "                        scm (continuous-time consistency) [diffusion]\n"                 \
     "  --schedule NAME       edm | cosine | linear | edm-ve | flow [edm]\n"                    \
     "  --prediction NAME     F | noise | x | v | score | flow [F]\n"                           \
     "  --weighting NAME      default | none | edm | sigmoid | likelihood | flow [default]\n"   \

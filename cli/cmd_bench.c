@@ -179,8 +179,10 @@ static void fmt3(char *buf, size_t cap, double v) {
 /* "consistency" for a consistency model (its own few-step sampler, whatever
  * --sampler says), else the sampler's name. */
 static const char *sampler_label(const dsbi_model *m, const dsbi_sample_config *sc) {
-    return dsbi_model_get_config(m).schedule == DSBI_SCHEDULE_CONSISTENCY ? "consistency"
-                                                                          : dsbi_sampler_name(sc->sampler);
+    dsbi_schedule s = dsbi_model_get_config(m).schedule;
+    return s == DSBI_SCHEDULE_CONSISTENCY ? "consistency"
+           : s == DSBI_SCHEDULE_SCM       ? "scm"
+                                          : dsbi_sampler_name(sc->sampler);
 }
 
 static cJSON *model_json(const dsbi_model *m) {
@@ -188,6 +190,7 @@ static cJSON *model_json(const dsbi_model *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddStringToObject(o, "family", mc.schedule == DSBI_SCHEDULE_CONSISTENCY ? "consistency"
+                                         : mc.schedule == DSBI_SCHEDULE_SCM       ? "scm"
                                          : mc.schedule == DSBI_SCHEDULE_FLOW      ? "flow"
                                                                                   : "diffusion");
     cJSON_AddStringToObject(o, "schedule", dsbi_schedule_name(mc.schedule));

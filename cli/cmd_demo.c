@@ -87,6 +87,7 @@ static int run_family(const dsbi_model_config *mc, dsbi_train_config *tc,
     printf("training a %zu-parameter %s model (%s schedule, %s prediction), up to %zu epochs, "
            "%.0f%% validation\n", dsbi_model_num_params(m),
            mc->schedule == DSBI_SCHEDULE_FLOW          ? "flow-matching"
+           : mc->schedule == DSBI_SCHEDULE_SCM         ? "continuous-time consistency (sCM)"
            : mc->schedule != DSBI_SCHEDULE_CONSISTENCY ? "diffusion"
            : teacher                                   ? "consistency (distilled from the diffusion model)"
                                                        : "consistency",

@@ -224,13 +224,17 @@ int cli_model_option(const char *cmd, const char *name, const char *val, dsbi_mo
             mc->schedule = DSBI_SCHEDULE_CONSISTENCY;
             mc->prediction = DSBI_PREDICTION_F;
             mc->weighting = DSBI_WEIGHTING_DEFAULT;
+        } else if (!strcmp(val, "scm")) {
+            mc->schedule = DSBI_SCHEDULE_SCM;
+            mc->prediction = DSBI_PREDICTION_F;
+            mc->weighting = DSBI_WEIGHTING_DEFAULT;
         } else if (!strcmp(val, "diffusion")) {
             dsbi_model_config d = dsbi_model_config_default();
             mc->schedule = d.schedule;
             mc->prediction = d.prediction;
             mc->weighting = d.weighting;
         } else {
-            cli_usage_error(cmd, "--model: unknown family '%s' (diffusion, flow or consistency)", val);
+            cli_usage_error(cmd, "--model: unknown family '%s' (diffusion, flow, consistency or scm)", val);
             return -1;
         }
         return 1;

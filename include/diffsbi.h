@@ -165,8 +165,11 @@ typedef enum dsbi_schedule {
     DSBI_SCHEDULE_EDM_VE = 2, /* EDM, variance exploding */
     DSBI_SCHEDULE_LINEAR = 3, /* VP with linear beta(t) in [0.1, 20] (DDPM / score SDE) */
     DSBI_SCHEDULE_FLOW = 4,   /* flow matching: z = (1 - t) theta + t eps */
-    DSBI_SCHEDULE_CONSISTENCY = 5 /* consistency model (consistency training, iCT); sampling
-                                     ignores the sampler and takes `steps` consistency steps */
+    DSBI_SCHEDULE_CONSISTENCY = 5, /* consistency model (consistency training, iCT); sampling
+                                      ignores the sampler and takes `steps` consistency steps */
+    DSBI_SCHEDULE_SCM = 6 /* stable continuous-time consistency model (sCM, Lu & Song 2024:
+                             TrigFlow, continuous-time consistency training); samples like
+                             CONSISTENCY, in `steps` (1 to a few) network evaluations */
 } dsbi_schedule;
 
 typedef enum dsbi_prediction {

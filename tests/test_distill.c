@@ -90,6 +90,14 @@ Test(distill, consistency_distillation_matches_the_posterior, .timeout = 120) {
     cr_assert_eq(dsbi_model_fit(ct, ds, &tc), 0, "%s", dsbi_last_error());
     dsbi_model_free(teacher); /* the distilled model no longer needs it */
     cr_assert_eq(dsbi_model_set_teacher(cd, NULL), 0);
+    /* a consistency model has no score to compose over observations */
+    dsbi_tall_config tcf = dsbi_tall_config_default();
+    double pa = 0.0, pb = 1.0;
+    float two[2] = {0.5f, 0.7f}, out[4];
+    tcf.prior_a = &pa;
+    tcf.prior_b = &pb;
+    cr_assert_eq(dsbi_model_sample_tall(cd, two, 2, 4, &tcf, out, NULL), DSBI_STATUS_ERR_INVALID);
+    cr_assert(strstr(dsbi_last_error(), "no score"), "%s", dsbi_last_error());
     double cd_m[2], cd_s[2], ct_m[2], ct_s[2];
     cm_errors(cd, "distilled", cd_m, cd_s);
     cm_errors(ct, "consistency training", ct_m, ct_s);

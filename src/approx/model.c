@@ -93,7 +93,7 @@ dsbi_sample_config dsbi_sample_config_default(void) {
 static int check_config(const dsbi_model_config *c, size_t D, size_t K) {
     if (D == 0 || K == 0 || D > 100000 || K > 10000000)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "model dimensions theta=%zu x=%zu out of range", D, K);
-    if ((unsigned)c->schedule > DSBI_SCHEDULE_CONSISTENCY)
+    if ((unsigned)c->schedule > DSBI_SCHEDULE_SCM)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown schedule %d", (int)c->schedule);
     if ((unsigned)c->prediction > DSBI_PREDICTION_FLOW)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "unknown prediction %d", (int)c->prediction);
@@ -279,7 +279,8 @@ int dsbi_model_set_teacher(dsbi_model *m, const dsbi_model *teacher) {
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "distillation trains a consistency model (--model consistency); this model "
                          "is a diffusion or flow model");
-    if (teacher->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY || !teacher->trained)
+    if (teacher->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY ||
+        teacher->cfg.schedule == DSBI_SCHEDULE_SCM || !teacher->trained)
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "the teacher must be a trained diffusion or flow-matching model (got %s)",
                          teacher->trained ? "a consistency model" : "an untrained model");
@@ -349,7 +350,8 @@ size_t dsbi_model_dim_theta(const dsbi_model *m) { return m->D; }
 size_t dsbi_model_dim_x(const dsbi_model *m) { return m->K; }
 size_t dsbi_model_num_params(const dsbi_model *m) { return m->n_params; }
 size_t dsbi_model_default_steps(const dsbi_model *m) {
-    return m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY ? 2 : 100;
+    return m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY || m->cfg.schedule == DSBI_SCHEDULE_SCM ? 2
+                                                                                                : 100;
 }
 dsbi_model_config dsbi_model_get_config(const dsbi_model *m) { return m->cfg; }
 
@@ -757,6 +759,8 @@ static int run_epoch(fit_state *s, const float *theta, const float *x, size_t n,
             memcpy(s->bx + i * K, x + r * K, K * sizeof(float));
         }
         m->dm.ct_levels = dsbi_ct_levels(s->step, s->total_steps);
+        m->dm.train_step = s->step; /* sCM tangent warm-up */
+        m->dm.train_steps = s->total_steps;
         double loss = batch_loss(s, m->params, B);
         if (!isfinite(loss))
             return dsbi_fail(DSBI_STATUS_ERR_NUMERIC,
@@ -831,8 +835,11 @@ static int alloc_history(dsbi_model *m, size_t epochs) {
  * best weights are kept (EMA weights, as used for sampling). */
 static int track_best(fit_state *s, size_t epoch, double vl) {
     /* the consistency loss changes meaning as the curriculum refines the
-       levels: no model selection or early stopping on it */
-    if (!isfinite(vl) || s->m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY) return 0;
+       levels, and the sCM loss (of normalised tangents) does not measure the
+       fit: no model selection or early stopping on either */
+    if (!isfinite(vl) || s->m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY ||
+        s->m->cfg.schedule == DSBI_SCHEDULE_SCM)
+        return 0;
     if (vl < s->best_val) {
         s->best_val = vl;
         s->best_epoch = epoch;
@@ -1266,7 +1273,7 @@ static int sample_impl(dsbi_model *m, const float *x_obs, const float *members, 
                          "the SDE samplers (em, sde-adaptive, pc) need a diffusion schedule; "
                          "flow-matching models use the ODE samplers (ddim, dpm2m, euler, heun, "
                          "rk45, tsit5)");
-    int cm = m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY;
+    int cm = m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY || m->cfg.schedule == DSBI_SCHEDULE_SCM;
     /* classifier-free guidance: w = 1 is the plain conditional path (the
        code below is then unchanged), w = 0 the unconditional branch alone
        (the null condition replaces the observation: one evaluation per
@@ -1387,7 +1394,10 @@ static int sample_impl(dsbi_model *m, const float *x_obs, const float *members, 
                 size_t used = 0;
                 int s2 = DSBI_STATUS_OK;
                 if (cm) {
-                    dsbi_consistency_sample(&m->dm, m->params, &ws, z, B, cfg->steps, &rng, buf);
+                    if (m->cfg.schedule == DSBI_SCHEDULE_SCM)
+                        dsbi_scm_sample(&m->dm, m->params, &ws, z, B, cfg->steps, &rng, buf);
+                    else
+                        dsbi_consistency_sample(&m->dm, m->params, &ws, z, B, cfg->steps, &rng, buf);
                     used = cfg->steps;
                 } else {
                     s2 = dsbi_integrate(&field, &icfg, z, B, buf, &rng, &used);

@@ -2,7 +2,8 @@
 #include "approx/model.h"
 #include <string.h>
 
-static const char *const schedule_names[] = {"edm", "cosine", "edm-ve", "linear", "flow", "consistency"};
+static const char *const schedule_names[] = {"edm", "cosine", "edm-ve", "linear", "flow", "consistency",
+                                             "scm"};
 static const char *const prediction_names[] = {"F", "noise", "x", "v", "score", "flow"};
 static const char *const weighting_names[] = {"default", "none", "edm", "sigmoid", "likelihood", "flow"};
 static const char *const activation_names[] = {"silu", "gelu", "mish", "tanh", "relu"};
@@ -48,6 +49,7 @@ char *dsbi_model_describe(const dsbi_model *m) {
                      "  parameters: %zu, trained: %s, epochs recorded: %zu\n",
                      c->schedule == DSBI_SCHEDULE_FLOW          ? "conditional flow-matching model"
                      : c->schedule == DSBI_SCHEDULE_CONSISTENCY ? "conditional consistency model"
+                     : c->schedule == DSBI_SCHEDULE_SCM ? "conditional continuous-time consistency model (sCM)"
                                                                 : "conditional diffusion model",
                      m->D, m->K, dsbi_schedule_name(c->schedule), dsbi_prediction_name(c->prediction),
                      dsbi_weighting_name(c->weighting), c->residual ? "residual" : "plain", c->depth,

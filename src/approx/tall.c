@@ -370,6 +370,10 @@ static int check_config(const dsbi_model *m, size_t n_obs, size_t n, const dsbi_
                          "cov_eta in [0, 1]", cfg->cov_draws);
     if (fnpse && (cfg->langevin_steps == 0 || !(cfg->langevin_tau > 0.0f)))
         return dsbi_fail(DSBI_STATUS_ERR_INVALID, "tall: fnpse needs langevin_steps >= 1 and tau > 0");
+    if (m->cfg.schedule == DSBI_SCHEDULE_CONSISTENCY || m->cfg.schedule == DSBI_SCHEDULE_SCM)
+        return dsbi_fail(DSBI_STATUS_ERR_INVALID,
+                         "tall: a consistency model maps noise to draws in a few jumps and has no "
+                         "score to compose or guide; use a diffusion or flow-matching model");
     if (m->bound_lo) /* prior scores and guides would need the logit/log Jacobians */
         return dsbi_fail(DSBI_STATUS_ERR_INVALID,
                          "tall: the model is bounded (trained on transformed parameters); tall-data and "

@@ -49,6 +49,16 @@ void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, doubl
         s->lambda_max = dsbi_sched_lambda(s, 0.0);
         s->lambda_min = dsbi_sched_lambda(s, 1.0);
         break;
+    case DSBI_SCHEDULE_SCM:
+        /* TrigFlow (scm.c): x_t = cos(t) x + sin(t) z, VP with sigma_VE = sd tan(t);
+           sigma_min/max and rho set its sampling times */
+        s->vp = 1;
+        s->sigma_min = 0.002;
+        s->sigma_max = 80.0;
+        s->rho = 7.0;
+        s->lambda_min = -2.0 * log(s->sigma_max);
+        s->lambda_max = -2.0 * log(s->sigma_min);
+        break;
     case DSBI_SCHEDULE_CONSISTENCY:
         s->vp = 0;
         s->sigma_min = 0.002;
@@ -363,6 +373,8 @@ double dsbi_diffusion_loss(const dsbi_diffusion *dm, const float *params, float 
                            const double *u, size_t B, size_t B_total) {
     if (dm->sched.kind == DSBI_SCHEDULE_CONSISTENCY)
         return dsbi_consistency_loss(dm, params, grads, w, theta, x, eps, u, B, B_total);
+    if (dm->sched.kind == DSBI_SCHEDULE_SCM)
+        return dsbi_scm_loss(dm, params, grads, w, theta, x, eps, u, B, B_total);
     const dsbi_net *net = &dm->net;
     const size_t D = dm->D, K = dm->K;
     float *z = dsbi_ws_act(&w->ws, net, dm->in_z, B);

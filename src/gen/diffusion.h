@@ -56,6 +56,9 @@ typedef struct dsbi_diffusion {
        flow ODE supplies the targets (borrowed, set for the length of a fit) */
     const struct dsbi_diffusion *teacher;
     const float *teacher_params;
+    /* sCM tangent warm-up: the fit's current and total optimizer steps (set
+       per step; total 0 = no warm-up) */
+    size_t train_step, train_steps;
 } dsbi_diffusion;
 
 int dsbi_diffusion_build(dsbi_diffusion *dm, const dsbi_model_config *cfg, size_t D, size_t K);
@@ -107,5 +110,25 @@ double dsbi_consistency_loss(const dsbi_diffusion *dm, const float *params, floa
  * scratch holds B x D floats. */
 void dsbi_consistency_sample(const dsbi_diffusion *dm, const float *params, dsbi_diff_ws *w,
                              float *z, size_t B, size_t steps, dsbi_rng *rng, float *scratch);
+
+/* ---------------------------------------------------------------- sCM (scm.c) */
+
+/* Continuous-time consistency training loss (TrigFlow, tangent normalisation
+ * and warm-up), same contract as dsbi_diffusion_loss;
+ * needs a training workspace (its activation gradients hold the tangents). */
+double dsbi_scm_loss(const dsbi_diffusion *dm, const float *params, float *grads,
+                     dsbi_diff_ws *w, const float *theta, const float *x, const float *eps,
+                     const double *u, size_t B, size_t B_total);
+/* Forward-mode Jacobian-vector product: after dsbi_net_forward over B items,
+ * propagates the tangents of the input nodes (filled in tan, an arena laid
+ * out as the activations) to nodes 0..last. Dense, activation, layer norm,
+ * add, concat and time-embedding nodes only. */
+void dsbi_scm_jvp(const dsbi_net *net, const float *params, const dsbi_ws *ws, float *tan,
+                  size_t B, int last);
+/* TrigFlow time of sampling step k (0-based) of `steps`. */
+double dsbi_scm_step_time(size_t k, size_t steps, double sigma_data);
+/* 1- to N-step sCM sampling of B rows into z (condition set); scratch B x D. */
+void dsbi_scm_sample(const dsbi_diffusion *dm, const float *params, dsbi_diff_ws *w, float *z,
+                     size_t B, size_t steps, dsbi_rng *rng, float *scratch);
 
 #endif
