@@ -50,17 +50,11 @@ void dsbi_sched_init(dsbi_sched *s, dsbi_schedule kind, double sigma_data, doubl
         s->lambda_min = dsbi_sched_lambda(s, 1.0);
         break;
     case DSBI_SCHEDULE_SCM:
-        /* TrigFlow (scm.c): x_t = cos(t) x + sin(t) z, VP with sigma_VE = sd tan(t);
-           sigma_min/max and rho set its sampling times */
-        s->vp = 1;
-        s->sigma_min = 0.002;
-        s->sigma_max = 80.0;
-        s->rho = 7.0;
-        s->lambda_min = -2.0 * log(s->sigma_max);
-        s->lambda_max = -2.0 * log(s->sigma_min);
-        break;
     case DSBI_SCHEDULE_CONSISTENCY:
-        s->vp = 0;
+        /* consistency training works in VE coordinates; the sCM's TrigFlow
+           (scm.c: x_t = cos(t) x + sin(t) z, sigma_VE = sd tan(t)) is VP. Both
+           take their sampling times from the same Karras grid */
+        s->vp = kind == DSBI_SCHEDULE_SCM;
         s->sigma_min = 0.002;
         s->sigma_max = 80.0;
         s->rho = 7.0;
