@@ -128,4 +128,55 @@ void dsbi_normal_gamma_moments(const float *y, size_t n, dsbi_rng *rng, size_t n
 /* Gamma(shape, rate 1) draw (Marsaglia-Tsang), shared with tests. */
 double dsbi_normal_gamma_draw_gamma(dsbi_rng *rng, double shape);
 
+/* ---------------------------------------------------------------- bench-summary problems */
+
+/* Set and sequence simulators of bench/bench_summary.c (src/summary/problems.c,
+ * where the models and theta maps are spelled out; ALGORITHMS.md 2.5 / 2.7,
+ * sbibm TASKS.md 9-10). Priors write one theta row; simulators n members
+ * (or L steps) of F values. All thread-safe given distinct rngs. */
+
+/* g-and-k (theta 4, F = 1): y = tanh(Q/10). Q at z = Phi^{-1}(u); unpack
+ * writes (a, b, g, k) of a theta row. */
+double dsbi_gk_quantile(double a, double b, double g, double k, double z);
+void dsbi_gk_unpack(const float *theta, double *abgk);
+void dsbi_gk_prior(dsbi_rng *rng, float *theta);
+void dsbi_gk_simulate(dsbi_rng *rng, const float *theta, size_t n, float *y);
+
+/* normal-Wishart (theta 14, F = 4), conjugate: kappa_n = 1 + n, nu_n = 6 + n,
+ * mu_n = n ybar / (1 + n), Psi_n = I + sum (y - ybar)(y - ybar)^T
+ * + n/(1 + n) ybar ybar^T (n = 0: the prior). */
+#define DSBI_NW_P 4
+#define DSBI_NW_DIM 14
+typedef struct dsbi_nw_post {
+    double kappa_n, nu_n, mu_n[DSBI_NW_P], psi_n[DSBI_NW_P * DSBI_NW_P];
+} dsbi_nw_post;
+dsbi_nw_post dsbi_nw_posterior(const float *y, size_t n);
+/* n_draws exact posterior draws of theta (n_draws x 14) */
+void dsbi_nw_sample(const dsbi_nw_post *post, dsbi_rng *rng, size_t n_draws, float *theta);
+/* Sigma ~ InvWishart(nu, psi) (4 x 4, row-major) by Bartlett; -1 if psi is
+ * not positive definite */
+int dsbi_inv_wishart_draw(dsbi_rng *rng, double nu, const double *psi, double *sigma);
+/* (mu, Sigma) -> theta (NaN if Sigma is not positive definite); theta ->
+ * (mu, lower Cholesky factor of Sigma) */
+void dsbi_nw_theta(const double *mu, const double *sigma, float *theta);
+void dsbi_nw_unpack(const float *theta, double *mu, double *chol);
+void dsbi_nw_prior(dsbi_rng *rng, float *theta);
+void dsbi_nw_simulate(dsbi_rng *rng, const float *theta, size_t n, float *y);
+
+/* stochastic volatility (theta 3, F = 1); h (L log-variances) may be NULL */
+void dsbi_sv_prior(dsbi_rng *rng, float *theta);
+void dsbi_sv_simulate(dsbi_rng *rng, const float *theta, size_t L, float *y, double *h);
+
+/* sbibm lotka_volterra and sir on the whole saving grid (theta as the
+ * built-in tasks, natural units). solve: the float32-rounded ODE states
+ * (LV: DSBI_LV_RAW_T x (prey, predator), t = 0.1 j; SIR: I at days
+ * 0..160); simulate: with the tasks' noise at every point. NaN and a
+ * non-zero status if the solve fails. Their priors: dsbi_task_get. */
+#define DSBI_LV_RAW_T 201
+#define DSBI_SIR_RAW_T 161
+int dsbi_lv_raw_solve(const float *theta, double *u);
+int dsbi_lv_raw_simulate(dsbi_rng *rng, const float *theta, float *y);
+int dsbi_sir_raw_solve(const float *theta, double *I);
+int dsbi_sir_raw_simulate(dsbi_rng *rng, const float *theta, float *y);
+
 #endif
