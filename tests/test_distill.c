@@ -9,18 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* theta ~ N(0, 1), x ~ N(theta, 0.5^2): posterior N(0.8 x, 0.2) */
-static int g_prior(void *ctx, dsbi_rng *rng, size_t n, float *theta) {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) theta[i] = (float)dsbi_rng_normal(rng);
-    return 0;
-}
-static int g_sim(void *ctx, dsbi_rng *rng, size_t n, const float *theta, float *x) {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) x[i] = theta[i] + 0.5f * (float)dsbi_rng_normal(rng);
-    return 0;
-}
-
 static dsbi_model *cm_model(void) {
     dsbi_model_config mc = dsbi_model_config_default();
     mc.schedule = DSBI_SCHEDULE_CONSISTENCY;
@@ -28,29 +16,6 @@ static dsbi_model *cm_model(void) {
     return dsbi_model_create(&mc, 1, 1);
 }
 
-/* Worst |mean error| (posterior sds) and |sd ratio - 1| over x_o in
- * {-1.5, 0, 1, 2}, for 1 and 2 steps (index steps - 1), 4000 draws each
- * (Monte Carlo errors 0.016 sd and 1.1 %). */
-static void cm_errors(dsbi_model *m, const char *what, double worst_mean[2], double worst_sd[2]) {
-    const float xs[4] = {-1.5f, 0.0f, 1.0f, 2.0f};
-    static float th[4000];
-    for (size_t steps = 1; steps <= 2; steps++) {
-        worst_mean[steps - 1] = worst_sd[steps - 1] = 0.0;
-        for (int k = 0; k < 4; k++) {
-            dsbi_sample_config sc = dsbi_sample_config_default();
-            sc.steps = steps;
-            sc.seed = (uint64_t)k;
-            cr_assert_eq(dsbi_model_sample(m, &xs[k], 4000, &sc, th, NULL), 0, "%s", dsbi_last_error());
-            double mean, sd;
-            col_moments(th, 4000, 1, 0, &mean, &sd);
-            double em = fabs(mean - 0.8 * xs[k]) / sqrt(0.2), es = fabs(sd / sqrt(0.2) - 1.0);
-            cr_log_info("%s, %zu step%s, x = %+.1f: mean error %.3f sd, sd ratio %.3f", what, steps,
-                        steps > 1 ? "s" : "", (double)xs[k], em, sd / sqrt(0.2));
-            if (em > worst_mean[steps - 1]) worst_mean[steps - 1] = em;
-            if (es > worst_sd[steps - 1]) worst_sd[steps - 1] = es;
-        }
-    }
-}
 
 /* Measured over four training seeds (60 epochs of 5000 simulations, width
  * 64): distilled two-step draws worst mean error 0.05-0.10 posterior sds and
@@ -59,7 +24,7 @@ static void cm_errors(dsbi_model *m, const char *what, double worst_mean[2], dou
  * 0.04-0.2 sd, 0.4-5 %). The limits: two steps 0.2 sd and 12 % (2-3x the
  * worst measured), one step better than consistency training. */
 Test(distill, consistency_distillation_matches_the_posterior, .timeout = 120) {
-    dsbi_simulator sim = {"gauss1d", 1, 1, g_prior, g_sim, NULL, NULL, NULL, 0};
+    dsbi_simulator sim = {"gauss1d", 1, 1, gauss1d_prior, gauss1d_sim, NULL, NULL, NULL, 0};
     dsbi_dataset *ds = NULL;
     cr_assert_eq(dsbi_dataset_simulate(&sim, 5000, 1, &ds, NULL), 0);
     dsbi_train_config tc = dsbi_train_config_default();
@@ -99,8 +64,8 @@ Test(distill, consistency_distillation_matches_the_posterior, .timeout = 120) {
     cr_assert_eq(dsbi_model_sample_tall(cd, two, 2, 4, &tcf, out, NULL), DSBI_STATUS_ERR_INVALID);
     cr_assert(strstr(dsbi_last_error(), "no score"), "%s", dsbi_last_error());
     double cd_m[2], cd_s[2], ct_m[2], ct_s[2];
-    cm_errors(cd, "distilled", cd_m, cd_s);
-    cm_errors(ct, "consistency training", ct_m, ct_s);
+    gauss1d_cm_errors(cd, "distilled", cd_m, cd_s);
+    gauss1d_cm_errors(ct, "consistency training", ct_m, ct_s);
     for (int k = 0; k < 2; k++)
         cr_log_info("%d step%s worst: distilled %.3f sd / %.1f %%, consistency training %.3f sd / %.1f %%",
                     k + 1, k ? "s" : "", cd_m[k], 100 * cd_s[k], ct_m[k], 100 * ct_s[k]);

@@ -89,18 +89,6 @@ Test(scm, jvp_matches_central_differences) {
 
 /* ---------------------------------------------------------------- trained model */
 
-/* theta ~ N(0, 1), x ~ N(theta, 0.5^2): posterior N(0.8 x, 0.2) */
-static int g_prior(void *ctx, dsbi_rng *rng, size_t n, float *theta) {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) theta[i] = (float)dsbi_rng_normal(rng);
-    return 0;
-}
-static int g_sim(void *ctx, dsbi_rng *rng, size_t n, const float *theta, float *x) {
-    (void)ctx;
-    for (size_t i = 0; i < n; i++) x[i] = theta[i] + 0.5f * (float)dsbi_rng_normal(rng);
-    return 0;
-}
-
 static dsbi_model *fit(dsbi_schedule s, const dsbi_dataset *ds, size_t epochs) {
     dsbi_model_config mc = dsbi_model_config_default();
     mc.schedule = s;
@@ -113,31 +101,6 @@ static dsbi_model *fit(dsbi_schedule s, const dsbi_dataset *ds, size_t epochs) {
     return m;
 }
 
-/* Worst |mean error| (posterior sds) and |sd ratio - 1| over x_o in
- * {-1.5, 0, 1, 2}, for 1 and 2 steps (index steps - 1), 4000 draws each
- * (Monte Carlo errors 0.016 sd and 1.1 %); every call reports nfe = steps. */
-static void errors(dsbi_model *m, const char *what, double worst_mean[2], double worst_sd[2]) {
-    const float xs[4] = {-1.5f, 0.0f, 1.0f, 2.0f};
-    static float th[4000];
-    for (size_t steps = 1; steps <= 2; steps++) {
-        worst_mean[steps - 1] = worst_sd[steps - 1] = 0.0;
-        for (int k = 0; k < 4; k++) {
-            dsbi_sample_config sc = dsbi_sample_config_default();
-            sc.steps = steps;
-            sc.seed = (uint64_t)k;
-            dsbi_sample_stats st;
-            cr_assert_eq(dsbi_model_sample(m, &xs[k], 4000, &sc, th, &st), 0, "%s", dsbi_last_error());
-            cr_assert_eq(st.nfe, steps);
-            double mean, sd;
-            col_moments(th, 4000, 1, 0, &mean, &sd);
-            double em = fabs(mean - 0.8 * xs[k]) / sqrt(0.2), es = fabs(sd / sqrt(0.2) - 1.0);
-            cr_log_info("%s, %zu step%s, x = %+.1f: mean error %.3f sd, sd ratio %.3f", what, steps,
-                        steps > 1 ? "s" : "", (double)xs[k], em, sd / sqrt(0.2));
-            if (em > worst_mean[steps - 1]) worst_mean[steps - 1] = em;
-            if (es > worst_sd[steps - 1]) worst_sd[steps - 1] = es;
-        }
-    }
-}
 
 /* Measured over six training seeds (120 epochs of 5000 simulations, width
  * 64, about 2000 optimizer steps): sCM one-step draws worst mean error
@@ -149,14 +112,14 @@ static void errors(dsbi_model *m, const char *what, double worst_mean[2], double
  * at one step the sd must be off by less than half of consistency
  * training's. */
 Test(scm, trained_scm_matches_the_posterior, .timeout = 120) {
-    dsbi_simulator sim = {"gauss1d", 1, 1, g_prior, g_sim, NULL, NULL, NULL, 0};
+    dsbi_simulator sim = {"gauss1d", 1, 1, gauss1d_prior, gauss1d_sim, NULL, NULL, NULL, 0};
     dsbi_dataset *ds = NULL;
     cr_assert_eq(dsbi_dataset_simulate(&sim, 5000, 1, &ds, NULL), 0);
     dsbi_model *scm = fit(DSBI_SCHEDULE_SCM, ds, 120);
     dsbi_model *ct = fit(DSBI_SCHEDULE_CONSISTENCY, ds, 120);
     double sm[2], ss[2], cm[2], cs[2];
-    errors(scm, "sCM", sm, ss);
-    errors(ct, "discrete CT", cm, cs);
+    gauss1d_cm_errors(scm, "sCM", sm, ss);
+    gauss1d_cm_errors(ct, "discrete CT", cm, cs);
     for (int k = 0; k < 2; k++)
         cr_log_info("%d step%s worst: sCM %.3f sd / %.1f %%, discrete CT %.3f sd / %.1f %%", k + 1,
                     k ? "s" : "", sm[k], 100 * ss[k], cm[k], 100 * cs[k]);
@@ -177,7 +140,7 @@ Test(scm, trained_scm_matches_the_posterior, .timeout = 120) {
  * draws for 1, 2 and 5 steps), is described as an sCM, defaults to two
  * steps, reports nfe = steps and refuses more than 64 steps and guidance. */
 Test(scm, save_load_and_sampling_contract) {
-    dsbi_simulator sim = {"gauss1d", 1, 1, g_prior, g_sim, NULL, NULL, NULL, 0};
+    dsbi_simulator sim = {"gauss1d", 1, 1, gauss1d_prior, gauss1d_sim, NULL, NULL, NULL, 0};
     dsbi_dataset *ds = NULL;
     cr_assert_eq(dsbi_dataset_simulate(&sim, 1000, 3, &ds, NULL), 0);
     dsbi_model *m = fit(DSBI_SCHEDULE_SCM, ds, 3);

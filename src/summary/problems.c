@@ -24,6 +24,7 @@
  */
 #include "summary/summary.h"
 #include "tasks/ode.h"
+#include "tasks/tasks.h"
 #include <math.h>
 #include <string.h>
 
@@ -258,42 +259,13 @@ int dsbi_sir_raw_solve(const float *theta, double *I) {
     return st;
 }
 
-/* Binomial(n, p) by inversion searching outward from the mode, as in
- * tasks/sbibm.c (O(sqrt(n p (1-p))) work; lgamma_r: no global signgam) */
-static double binomial(dsbi_rng *rng, int n, double p) {
-    if (!(p > 0)) return 0;
-    if (p >= 1) return n;
-    double q = 1 - p;
-    int m = (int)floor((n + 1) * p), sg;
-    if (m > n) m = n;
-    double pm = exp(lgamma_r(n + 1.0, &sg) - lgamma_r(m + 1.0, &sg) - lgamma_r(n - m + 1.0, &sg) +
-                    m * log(p) + (n - m) * log(q));
-    double u = dsbi_rng_uniform(rng) - pm;
-    if (u <= 0) return m;
-    int lo = m - 1, hi = m + 1;
-    double plo = pm, phi = pm;
-    while (lo >= 0 || hi <= n) {
-        if (hi <= n) {
-            phi *= (double)(n - hi + 1) / hi * (p / q);
-            if ((u -= phi) <= 0) return hi;
-            hi++;
-        }
-        if (lo >= 0) {
-            plo *= (double)(lo + 1) / (n - lo) * (q / p);
-            if ((u -= plo) <= 0) return lo;
-            lo--;
-        }
-    }
-    return m;
-}
-
 int dsbi_sir_raw_simulate(dsbi_rng *rng, const float *theta, float *y) {
     double I[DSBI_SIR_RAW_T];
     int st = dsbi_sir_raw_solve(theta, I);
     for (int j = 0; j < DSBI_SIR_RAW_T; j++) {
         double p = I[j] / 1e6;
         p = p < 0 ? 0 : p > 1 ? 1 : p;
-        y[j] = st ? NAN : (float)binomial(rng, 1000, p);
+        y[j] = st ? NAN : (float)dsbi_binomial_draw(rng, 1000, p);
     }
     return st;
 }

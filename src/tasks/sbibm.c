@@ -378,7 +378,7 @@ static const dsbi_ode_config ode_cfg = {1e-8, 1e-8, 0, 200000};
 
 /* Binomial(n, p) by inversion, searching outward from the mode so the cost
  * is O(sqrt(n p (1-p))); exact up to rounding of the pmf recursion. */
-static double binomial(dsbi_rng *rng, int n, double p) {
+double dsbi_binomial_draw(dsbi_rng *rng, int n, double p) {
     if (!(p > 0)) return 0;
     if (p >= 1) return n;
     double q = 1 - p;
@@ -450,7 +450,7 @@ static int sir_simulate(void *ctx, dsbi_rng *rng, size_t n, const float *theta, 
         for (int j = 0; j < 10; j++) {
             double p = I[j] / 1e6;
             p = p < 0 ? 0 : p > 1 ? 1 : p;
-            x[10 * i + j] = st ? NAN : (float)binomial(rng, 1000, p);
+            x[10 * i + j] = st ? NAN : (float)dsbi_binomial_draw(rng, 1000, p);
         }
     }
     return 0;

@@ -20,6 +20,8 @@ typedef struct dsbi_task_entry {
 const dsbi_task_entry *dsbi_task_find(const char *name);
 /* Inverse-kinematics forward model for one theta (4) -> x (2). */
 void dsbi_ik_forward(const float *theta, float *x);
+/* Binomial(n, p) by inversion from the mode (sbibm.c; thread-safe) */
+double dsbi_binomial_draw(dsbi_rng *rng, int n, double p);
 
 /* "parameter_1".."parameter_10" and "data_1".."data_100" (sbibm CSV columns). */
 extern const char *const dsbi_param_names[10];
